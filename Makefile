@@ -1,0 +1,113 @@
+# cronicorn.monitoring: every entry point an operator or CI uses. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# official: pinned upstream images (postgres, metabase/metabase); offline: local stand-ins built by `make images`.
+IMAGES ?= official
+INVENTORY ?= inventory/dev
+REPORTS := .tmp/reports
+
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+export METABASE_OPENAPI ?= $(abspath ../shared/metabase/openapi.json)
+
+ifeq ($(IMAGES),offline)
+IMAGE_VARS := -e @playbooks/vars/images-offline.yml
+IMAGE_DEPS := images
+else ifeq ($(IMAGES),official)
+IMAGE_VARS :=
+IMAGE_DEPS :=
+else
+$(error IMAGES must be 'official' or 'offline', not '$(IMAGES)')
+endif
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# --- environment -------------------------------------------------------------------------------
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+.PHONY: venv venv-dev
+venv: $(VENV)/.runtime-installed ## Create the virtualenv with what a deploy needs
+venv-dev: $(VENV)/.dev-installed ## Create the virtualenv with what the tests need
+
+.PHONY: docker
+docker: ## Make sure a Docker engine answers (installs and starts one as root on Debian)
+	@bash scripts/ensure-docker.sh
+
+.PHONY: images
+images: venv docker ## Build the offline stand-in images (only those missing or changed)
+	$(BIN)/ansible-playbook playbooks/offline_images.yml
+
+# --- operator commands -------------------------------------------------------------------------
+
+.PHONY: deploy
+deploy: venv docker $(IMAGE_DEPS) ## Bring up the dev stack: site.yml on inventory/dev (IMAGES=offline for stand-ins)
+	$(BIN)/ansible-playbook site.yml -i $(INVENTORY) $(IMAGE_VARS)
+
+.PHONY: build
+build: venv ## Build the collection tarball into build/
+	mkdir -p build
+	$(BIN)/ansible-galaxy collection build --force --output-path build .
+
+# --- tests -------------------------------------------------------------------------------------
+
+.PHONY: test
+test: lint sanity unit integration molecule ## Everything CI runs
+	@$(BIN)/python scripts/test-summary.py $(REPORTS)
+
+.PHONY: lint
+lint: venv-dev ## yamllint, ansible-lint (production profile), ruff
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: sanity
+sanity: venv-dev ## ansible-test sanity on a copy of the collection (offline pip bootstrap)
+	$(BIN)/python scripts/install-get-pip-shim.py
+	rm -rf .tmp/sanity && mkdir -p .tmp/sanity/ansible_collections/cronicorn/monitoring
+	git ls-files --cached --others --exclude-standard | grep -v '^collections/' \
+	  | while read -r f; do if [ -e "$$f" ]; then echo "$$f"; fi; done \
+	  | tar -cf - --files-from=- | tar -xf - -C .tmp/sanity/ansible_collections/cronicorn/monitoring
+	cd .tmp/sanity/ansible_collections/cronicorn/monitoring \
+	  && $(abspath $(BIN))/ansible-test sanity --local --python 3.11 --color no
+
+.PHONY: unit
+unit: venv-dev ## Unit and contract tests (no Docker; seconds)
+	mkdir -p $(REPORTS)
+	$(BIN)/python -m pytest tests/unit tests/contract -q --junitxml=$(REPORTS)/unit.xml
+
+.PHONY: integration
+integration: venv-dev docker images ## Tests against real PostgreSQL and the Metabase double containers
+	mkdir -p $(REPORTS)
+	$(BIN)/python -m pytest tests/integration -q --junitxml=$(REPORTS)/integration.xml
+
+.PHONY: molecule
+molecule: venv-dev docker images ## molecule test -s dev (converge, idempotence, verify, destroy)
+	mkdir -p $(REPORTS)
+	$(BIN)/molecule test -s dev
+
+.PHONY: bench
+bench: venv-dev docker images ## Scale benchmarks (not part of `make test`)
+	$(BIN)/python tests/bench/bench_views.py
+
+.PHONY: clean
+clean: ## Remove build output and caches (keeps the virtualenv and the images)
+	rm -rf build .tmp .pytest_cache .ruff_cache
