@@ -86,7 +86,9 @@ sanity: venv-dev ## ansible-test sanity on a copy of the collection (offline pip
 	git ls-files --cached --others --exclude-standard | grep -v '^collections/' \
 	  | while read -r f; do if [ -e "$$f" ]; then echo "$$f"; fi; done \
 	  | tar -cf - --files-from=- | tar -xf - -C .tmp/sanity/ansible_collections/cronicorn/monitoring
+	# ansible-test lists files with git; the copy gets a repository of its own (.tmp/ is ignored here).
 	cd .tmp/sanity/ansible_collections/cronicorn/monitoring \
+	  && git init -q && git add -A \
 	  && $(abspath $(BIN))/ansible-test sanity --local --python 3.11 --color no
 
 .PHONY: unit

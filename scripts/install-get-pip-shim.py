@@ -19,10 +19,20 @@ import os
 import subprocess
 import sys
 
+# get-pip's own flags: pip install does not take them, and installs neither package unless asked.
+OWN_FLAGS = {"--no-setuptools": "setuptools", "--no-wheel": "wheel"}
+args = [a for a in sys.argv[1:] if a not in OWN_FLAGS]
+unwanted = [OWN_FLAGS[a] for a in sys.argv[1:] if a in OWN_FLAGS]
+
 ensurepip.bootstrap()
 # ensurepip points PIP_CONFIG_FILE at os.devnull; drop it so the user's pip configuration applies again.
 os.environ.pop("PIP_CONFIG_FILE", None)
-sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *sys.argv[1:]]))
+pip = [sys.executable, "-m", "pip"]
+status = subprocess.call([*pip, "install", *args])
+if status == 0 and unwanted:
+    # ensurepip brings setuptools along; remove what the caller asked not to have.
+    status = subprocess.call([*pip, "uninstall", "--yes", "--quiet", *unwanted])
+sys.exit(status)
 '''
 
 

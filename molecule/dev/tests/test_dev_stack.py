@@ -63,3 +63,13 @@ def test_metabase_answers_health_on_loopback():
     with urllib.request.urlopen("http://127.0.0.1:3030/api/health", timeout=10) as response:
         assert response.status == 200
         assert json.load(response) == {"status": "ok"}
+
+
+def test_postgres_data_survived_the_metabase_container(host):
+    """side_effect.yml wrote a row, removed the Metabase container and converged again."""
+    result = host.run(
+        "docker exec cronicorn-postgres psql -U user -d db -At -c %s",
+        "SELECT note FROM molecule_marker",
+    )
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "written before the Metabase container was removed"
