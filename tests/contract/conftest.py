@@ -1,0 +1,10 @@
+"""Make the contract validator importable as ``openapi_contract`` from any test directory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)

@@ -1,0 +1,432 @@
+"""The Metabase client: URLs, auth, readiness, retries and error messages, against the fake Metabase."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from urllib.error import HTTPError, URLError
+
+import pytest
+import yaml
+from ansible_collections.cronicorn.monitoring.plugins.doc_fragments.metabase import ModuleDocFragment
+from ansible_collections.cronicorn.monitoring.plugins.module_utils import metabase as mb
+from fake_metabase import ADMIN_EMAIL, ADMIN_PASSWORD, API_KEY, RO_PASSWORD
+
+URL = "http://metabase.test:3000"
+
+
+def session_client(**kwargs):
+    return mb.MetabaseClient(URL, username=ADMIN_EMAIL, password=ADMIN_PASSWORD, **kwargs)
+
+
+def key_client(**kwargs):
+    return mb.MetabaseClient(URL, api_key=API_KEY, **kwargs)
+
+
+# -- URLs -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("base", [URL, URL + "/", URL + "//"])
+def test_url_join_keeps_the_spec_path_keys(base):
+    client = mb.MetabaseClient(base, api_key=API_KEY)
+    assert client.url_for("/api/database/") == URL + "/api/database/"
+    assert client.url_for("/api/database/7") == URL + "/api/database/7"
+    assert client.url_for("api/setup/") == URL + "/api/setup/"
+
+
+def test_url_join_under_a_path_prefix_and_query_encoding():
+    client = mb.MetabaseClient("https://example.com/metabase/", api_key=API_KEY)
+    url = client.url_for("/api/database/", {"include": "tables", "saved": True, "skip": None})
+    assert url == "https://example.com/metabase/api/database/?include=tables&saved=true"
+
+
+def test_argument_spec_matches_the_doc_fragment():
+    spec = mb.metabase_argument_spec()
+    options = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    assert set(spec) == set(options)
+    for name, option in options.items():
+        assert spec[name]["type"] == option["type"], name
+        assert spec[name].get("default") == option.get("default"), name
+        assert bool(spec[name].get("required")) == bool(option.get("required")), name
+    assert spec["password"]["no_log"] is True
+    assert spec["api_key"]["no_log"] is True
+    assert spec["wait_timeout"]["default"] == 120
+
+
+# -- auth -----------------------------------------------------------------------------------------
+
+
+def test_api_key_is_sent_as_x_api_key_and_no_login_happens(fake):
+    databases = key_client().list_databases()
+    assert [db["name"] for db in databases] == ["Sample Database"]
+    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/api/database/")]
+    assert fake.requests[0].headers["x-api-key"] == API_KEY
+    assert "x-metabase-session" not in fake.requests[0].headers
+
+
+def test_session_login_is_lazy_and_happens_once(fake):
+    client = session_client()
+    assert fake.requests == []
+    client.list_databases()
+    client.current_user()
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("POST", "/api/session/"),
+        ("GET", "/api/database/"),
+        ("GET", "/api/user/current"),
+    ]
+    assert fake.requests[0].body == {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    session_id = fake.requests[1].headers["x-metabase-session"]
+    assert session_id in fake.sessions
+    assert fake.requests[2].headers["x-metabase-session"] == session_id
+
+
+def test_wrong_password_fails_with_metabase_words_and_a_hint(fake):
+    client = mb.MetabaseClient(URL, username=ADMIN_EMAIL, password="Wrong-pw-1")
+    with pytest.raises(mb.MetabaseError) as caught:
+        client.list_databases()
+    message = str(caught.value)
+    assert message.startswith("POST /api/session/ failed: HTTP 401: password: did not match stored password. Hint: ")
+    assert "Wrong-pw-1" not in message
+    assert caught.value.status == 401
+    assert caught.value.errors == {"password": "did not match stored password"}
+    assert fake.count() == 1  # 4xx: never retried
+
+
+def test_wrong_api_key_fails_with_unauthenticated(fake):
+    client = mb.MetabaseClient(URL, api_key="mb_not-a-valid-key")
+    with pytest.raises(mb.MetabaseError) as caught:
+        client.list_databases()
+    assert str(caught.value) == (
+        "GET /api/database/ failed: HTTP 401: Unauthenticated. Hint: check the credentials: api_key, or username "
+        "and password of a Metabase user."
+    )
+    assert "mb_not-a-valid-key" not in str(caught.value)
+
+
+def test_no_credentials_is_a_clear_error(fake):
+    with pytest.raises(mb.MetabaseError, match="no credentials to log in with"):
+        mb.MetabaseClient(URL).list_databases()
+    assert fake.requests == []
+
+
+# -- error messages -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (
+            {"message": "Looks like your Password is incorrect.", "errors": {"password": "check your password"}},
+            "Looks like your Password is incorrect. (password: check your password)",
+        ),
+        ({"errors": {"password": "did not match stored password"}}, "password: did not match stored password"),
+        ({"errors": {"_error": "Your account is disabled."}}, "Your account is disabled."),
+        ({"errors": {"b": "second", "a": "first"}}, "a: first; b: second"),
+        ({"message": "Nope", "stacktrace": ["secret frame"], "data": {"password": "x"}}, "Nope"),
+        ({"status": "initializing", "progress": 0.3}, "status initializing"),
+        ({"via": [{"type": "clojure.lang.ExceptionInfo"}]}, "(no error message in Metabase's answer)"),
+        ("Unauthenticated", "Unauthenticated"),
+        ("  API endpoint\n does not exist.  ", "API endpoint does not exist."),
+        (None, "(empty answer)"),
+    ],
+)
+def test_error_text_uses_only_message_and_errors(payload, expected):
+    assert mb.error_text(payload)[0] == expected
+
+
+def test_error_text_truncates_long_text():
+    text = mb.error_text("x" * 2000)[0]
+    assert len(text) == mb.MAX_ERROR_TEXT + 3
+
+
+def test_database_refusal_message(fake):
+    fake.fail_next(
+        400,
+        {"message": "Looks like your Password is incorrect.", "errors": {"password": "check your password"}},
+        method="POST",
+        path="/api/database/",
+    )
+    client = key_client()
+    with pytest.raises(mb.MetabaseError) as caught:
+        client.request(
+            "POST",
+            "/api/database/",
+            body={"name": "X", "engine": "postgres", "details": {"password": RO_PASSWORD}},
+            idempotent=False,
+            hints={400: "Metabase refused the connection"},
+        )
+    assert str(caught.value) == (
+        "POST /api/database/ failed: HTTP 400: Looks like your Password is incorrect. (password: check your "
+        "password). Hint: Metabase refused the connection."
+    )
+    assert RO_PASSWORD not in str(caught.value)
+
+
+def test_secrets_echoed_by_metabase_are_scrubbed(fake):
+    fake.fail_next(400, {"message": "bad value {} and {}".format(API_KEY, "Extra-Secret-9")}, path="/api/database/")
+    client = key_client()
+    client.add_secret("Extra-Secret-9")
+    with pytest.raises(mb.MetabaseError) as caught:
+        client.list_databases()
+    assert API_KEY not in str(caught.value)
+    assert "Extra-Secret-9" not in str(caught.value)
+    assert "bad value ******** and ********" in str(caught.value)
+
+
+def test_session_id_is_reported_as_a_secret(fake):
+    learned = []
+    client = session_client(on_secret=learned.append)
+    client.current_user()
+    (session_id,) = fake.sessions
+    assert session_id in learned
+    assert ADMIN_PASSWORD in learned
+
+
+# -- readiness ------------------------------------------------------------------------------------
+
+
+def test_not_ready_then_ready(fake, clock):
+    fake.initializing = 3
+    databases = key_client().list_databases()
+    assert databases
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/api/database/"),  # 503 "still initializing"
+        ("GET", "/api/health"),  # 503 initializing
+        ("GET", "/api/health"),
+        ("GET", "/api/health"),
+        ("GET", "/api/health"),  # 200 ok
+        ("GET", "/api/database/"),
+    ]
+    assert clock.sleeps == [mb.HEALTH_POLL_INTERVAL] * 3
+
+
+def test_connection_refused_then_ready(fake, clock):
+    fake.refuse_next(2)
+    key_client().list_databases()
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/api/database/"),  # refused
+        ("GET", "/api/health"),  # refused
+        ("GET", "/api/health"),  # ok
+        ("GET", "/api/database/"),
+    ]
+    assert clock.sleeps == [mb.HEALTH_POLL_INTERVAL]
+
+
+def test_readiness_wait_is_bounded(fake, clock):
+    fake.initializing = 10_000
+    with pytest.raises(mb.MetabaseError) as caught:
+        key_client(wait_timeout=7).list_databases()
+    message = str(caught.value)
+    assert message.startswith(
+        "GET /api/health failed: Metabase at http://metabase.test:3000 was not ready within 7 seconds"
+    )
+    assert "last answer: HTTP 503: status initializing" in message
+    assert sum(clock.sleeps) == pytest.approx(7)
+    assert fake.count("GET", "/api/health") == 5  # t=0, 2, 4, 6, 7
+
+
+def test_wait_until_ready_directly(fake, clock):
+    fake.initializing = 1
+    assert key_client().wait_until_ready() == {"status": "ok"}
+    assert fake.count("GET", "/api/health") == 2
+
+
+def test_health_4xx_fails_fast(fake, clock):
+    fake.fail_next(404, "Not found", path="/api/health", count=5)
+    with pytest.raises(mb.MetabaseError) as caught:
+        key_client().wait_until_ready()
+    assert str(caught.value) == (
+        "GET /api/health failed: HTTP 404: Not found. Hint: url does not look like the base URL of Metabase."
+    )
+    assert clock.sleeps == []
+
+
+def test_wait_timeout_zero_does_not_poll_health(fake, clock):
+    fake.initializing = 100
+    with pytest.raises(mb.MetabaseError, match=r"HTTP 503: Metabase is still initializing"):
+        key_client(wait_timeout=0).list_databases()
+    assert fake.count("GET", "/api/health") == 0
+    assert fake.count("GET", "/api/database/") == 1 + mb.DEFAULT_MAX_RETRIES
+
+
+# -- retries --------------------------------------------------------------------------------------
+
+
+def test_5xx_is_retried_with_exponential_backoff(fake, clock):
+    fake.fail_next(502, "Bad Gateway", count=2, path="/api/database/")
+    assert key_client().list_databases()
+    assert fake.count("GET", "/api/database/") == 3
+    assert clock.sleeps == [1.0, 2.0]
+
+
+def test_5xx_retries_are_bounded(fake, clock):
+    fake.fail_next(500, {"message": "boom"}, count=100, path="/api/database/")
+    with pytest.raises(mb.MetabaseError) as caught:
+        key_client().list_databases()
+    assert str(caught.value) == (
+        "GET /api/database/ failed: HTTP 500: boom. Hint: Metabase reported a server error; see the Metabase logs."
+    )
+    assert fake.count("GET", "/api/database/") == 1 + mb.DEFAULT_MAX_RETRIES
+    assert clock.sleeps == [1.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+def test_4xx_is_never_retried(fake, clock, status):
+    fake.fail_next(status, {"message": "no"}, count=5, path="/api/database/")
+    with pytest.raises(mb.MetabaseError):
+        key_client().list_databases()
+    assert fake.count("GET", "/api/database/") == 1
+    assert clock.sleeps == []
+
+
+def test_a_create_is_not_repeated_after_a_5xx(fake, clock):
+    """POST /api/database/ is not idempotent (duplicates are allowed): a 500 may have saved it."""
+    fake.fail_next(500, {"message": "boom"}, count=5, method="POST")
+    body = {"name": "X", "engine": "h2", "details": {"db": "mem:x"}}
+    with pytest.raises(mb.MetabaseError, match="HTTP 500: boom"):
+        key_client().request("POST", "/api/database/", body=body, idempotent=False)
+    assert fake.count("POST", "/api/database/") == 1
+
+
+def test_a_create_is_repeated_when_it_never_reached_metabase(fake, clock):
+    fake.refuse_next(1, method="POST")
+    fake.fail_next(503, "Metabase is still initializing. Please sit tight...", count=1, method="POST")
+    body = {"name": "X", "engine": "h2", "details": {"db": "mem:x"}}
+    created = key_client(wait_timeout=0).request("POST", "/api/database/", body=body, idempotent=False)
+    assert created["name"] == "X"
+    assert fake.count("POST", "/api/database/") == 3
+    assert len([db for db in fake.databases.values() if db["name"] == "X"]) == 1
+
+
+def test_timeouts_are_retried_only_when_idempotent(fake, clock):
+    fake.timeout_next(1, method="GET")
+    assert key_client().list_databases()
+    assert fake.count("GET", "/api/database/") == 2
+    fake.timeout_next(1, method="POST")
+    with pytest.raises(
+        mb.MetabaseError, match=r"POST /api/database/ failed: timed out waiting for an answer\. Hint: Metabase may"
+    ):
+        key_client().request(
+            "POST", "/api/database/", body={"name": "Y", "engine": "h2", "details": {}}, idempotent=False
+        )
+    assert fake.count("POST", "/api/database/") == 1
+
+
+def test_connection_errors_retries_are_bounded(fake, clock):
+    fake.refuse_next(100)
+    with pytest.raises(mb.MetabaseError) as caught:
+        key_client(wait_timeout=0).list_databases()
+    assert str(caught.value).startswith(
+        "GET /api/database/ failed: connection error: [Errno 111] Connection refused. Hint: check that url is right"
+    )
+    assert fake.count("GET", "/api/database/") == 1 + mb.DEFAULT_MAX_RETRIES
+
+
+def test_tls_validation_errors_are_not_retried(clock):
+    calls = []
+
+    def transport(method, url, **kwargs):
+        calls.append(url)
+        raise mb.TransportError(
+            "TLS certificate validation failed (SSLValidationError)", request_sent=False, retryable=False
+        )
+
+    client = mb.MetabaseClient("https://metabase.test", api_key=API_KEY, transport=transport)
+    with pytest.raises(mb.MetabaseError, match="TLS certificate validation failed"):
+        client.list_databases()
+    assert len(calls) == 1
+
+
+# -- list shapes ----------------------------------------------------------------------------------
+
+
+def test_list_databases_accepts_a_bare_list(fake_factory):
+    fake_factory(list_shape="bare")
+    assert [db["name"] for db in key_client().list_databases()] == ["Sample Database"]
+
+
+def test_list_databases_rejects_other_answers(fake):
+    fake.fail_next(200, {"something": "else"}, path="/api/database/")
+    with pytest.raises(mb.MetabaseError, match="unexpected answer"):
+        key_client().list_databases()
+
+
+# -- the urls transport (open_url replaced: no sockets) -------------------------------------------
+
+
+class _Response:
+    def __init__(self, status, body):
+        self.status, self.body, self.closed = status, body, False
+
+    def getcode(self):
+        return self.status
+
+    def read(self):
+        return self.body
+
+    def close(self):
+        self.closed = True
+
+
+def test_urls_transport_success(monkeypatch):
+    seen = {}
+
+    def open_url(url, **kwargs):
+        seen.update(kwargs, url=url)
+        return _Response(200, b'{"status": "ok"}')
+
+    monkeypatch.setattr(mb, "open_url", open_url)
+    status, body = mb.urls_transport(
+        "GET", URL + "/api/health", headers={"X-API-Key": API_KEY}, data=None, timeout=5, validate_certs=False
+    )
+    assert (status, body) == (200, b'{"status": "ok"}')
+    assert seen["method"] == "GET"
+    assert seen["timeout"] == 5
+    assert seen["validate_certs"] is False
+    assert seen["follow_redirects"] == "safe"
+    assert set(seen["unredirected_headers"]) == {"X-API-Key", "X-Metabase-Session"}
+
+
+def test_urls_transport_returns_http_errors_as_answers(monkeypatch):
+    class FakeFp:
+        def read(self):
+            return b"Unauthenticated"
+
+        def close(self):
+            pass
+
+    def open_url(url, **kwargs):
+        raise HTTPError(url, 401, "Unauthorized", {}, FakeFp())
+
+    monkeypatch.setattr(mb, "open_url", open_url)
+    assert mb.urls_transport("GET", URL + "/api/user/current") == (401, b"Unauthenticated")
+
+
+@pytest.mark.parametrize(
+    ("error", "sent", "retryable"),
+    [
+        (URLError(ConnectionRefusedError(111, "Connection refused")), False, True),
+        (URLError(socket.gaierror(-2, "Name or service not known")), False, True),
+        (URLError(TimeoutError("timed out")), True, True),
+        (TimeoutError("timed out"), True, True),
+        (ConnectionResetError(104, "Connection reset by peer"), True, True),
+        (mb.SSLValidationError("certificate verify failed"), False, False),
+        (ssl.SSLError("bad handshake"), True, True),
+    ],
+)
+def test_urls_transport_maps_connection_errors(monkeypatch, error, sent, retryable):
+    def open_url(url, **kwargs):
+        raise error
+
+    monkeypatch.setattr(mb, "open_url", open_url)
+    with pytest.raises(mb.TransportError) as caught:
+        mb.urls_transport("GET", "http://user:pw@metabase.test/api/health")
+    assert caught.value.request_sent is sent
+    assert caught.value.retryable is retryable
+    assert "user:pw" not in caught.value.reason
+    assert "metabase.test" not in caught.value.reason
+
+
+def test_strip_userinfo():
+    assert mb.strip_userinfo("http://u:p@host:3000/x") == "http://host:3000/x"
+    assert mb.strip_userinfo("http://host:3000") == "http://host:3000"
