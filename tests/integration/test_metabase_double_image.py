@@ -157,7 +157,7 @@ def test_health_reports_a_lost_app_db_and_recovers(docker_resources):
     stack.wait_ready()
 
     stack.pg.stop(timeout=10)
-    status, _, body = _get(stack.port, "/api/health")
+    status, _ctype, body = _get(stack.port, "/api/health")
     assert (status, json.loads(body)) == (503, {"status": "Unable to get app-db connection"})
 
     stack.pg.start()

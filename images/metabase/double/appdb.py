@@ -55,6 +55,200 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "groups, sessions, API keys, databases and their metadata, content, request journal",
+        """
+        ALTER TABLE core_user ALTER COLUMN password_hash DROP NOT NULL;
+        ALTER TABLE core_user ADD COLUMN type text NOT NULL DEFAULT 'personal';
+        ALTER TABLE core_user ADD COLUMN locale text;
+        ALTER TABLE core_user ADD COLUMN is_installer boolean NOT NULL DEFAULT false;
+        ALTER TABLE core_user ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+
+        CREATE TABLE permissions_group (
+            id               integer PRIMARY KEY,
+            name             text NOT NULL UNIQUE,
+            magic_group_type text
+        );
+        INSERT INTO permissions_group (id, name, magic_group_type)
+        VALUES (1, 'All Users', 'all-internal-users'), (2, 'Administrators', 'admin');
+        CREATE TABLE permissions_group_membership (
+            user_id  integer NOT NULL REFERENCES core_user (id) ON DELETE CASCADE,
+            group_id integer NOT NULL REFERENCES permissions_group (id) ON DELETE CASCADE,
+            PRIMARY KEY (user_id, group_id)
+        );
+
+        -- Session ids and API keys are stored hashed, never in clear.
+        CREATE TABLE core_session (
+            key_hashed text PRIMARY KEY,
+            user_id    integer NOT NULL REFERENCES core_user (id) ON DELETE CASCADE,
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE api_key (
+            id         serial PRIMARY KEY,
+            user_id    integer NOT NULL REFERENCES core_user (id),
+            name       text NOT NULL UNIQUE,
+            key_prefix varchar(7) NOT NULL UNIQUE,
+            key_hashed text NOT NULL,
+            created_by integer REFERENCES core_user (id),
+            updated_by integer REFERENCES core_user (id),
+            created_at timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+
+        CREATE TABLE collection (
+            id                serial PRIMARY KEY,
+            entity_id         char(21) NOT NULL UNIQUE,
+            name              text NOT NULL,
+            description       text,
+            parent_id         integer REFERENCES collection (id),
+            archived          boolean NOT NULL DEFAULT false,
+            namespace         text,
+            authority_level   text,
+            type              text,
+            personal_owner_id integer UNIQUE REFERENCES core_user (id) ON DELETE CASCADE,
+            created_at        timestamptz NOT NULL DEFAULT now()
+        );
+
+        -- details: JSON text, or its encryption when MB_ENCRYPTION_SECRET_KEY is set (crypto.py).
+        CREATE TABLE metabase_database (
+            id                          serial PRIMARY KEY,
+            name                        text NOT NULL,
+            engine                      text NOT NULL,
+            details                     text NOT NULL,
+            description                 text,
+            caveats                     text,
+            points_of_interest          text,
+            is_sample                   boolean NOT NULL DEFAULT false,
+            is_full_sync                boolean NOT NULL DEFAULT true,
+            is_on_demand                boolean NOT NULL DEFAULT false,
+            auto_run_queries            boolean NOT NULL DEFAULT true,
+            cache_ttl                   integer,
+            initial_sync_status         text NOT NULL DEFAULT 'incomplete',
+            metadata_sync_schedule      text NOT NULL,
+            cache_field_values_schedule text NOT NULL,
+            settings                    jsonb NOT NULL DEFAULT '{}',
+            dbms_version                jsonb,
+            timezone                    text,
+            creator_id                  integer REFERENCES core_user (id),
+            created_at                  timestamptz NOT NULL DEFAULT now(),
+            updated_at                  timestamptz NOT NULL DEFAULT now()
+        );
+        -- What a sync found readable; rows that vanish are kept with active = false (stable ids).
+        CREATE TABLE metabase_table (
+            id           serial PRIMARY KEY,
+            db_id        integer NOT NULL REFERENCES metabase_database (id) ON DELETE CASCADE,
+            schema       text NOT NULL,
+            name         text NOT NULL,
+            display_name text NOT NULL,
+            entity_type  text,
+            description  text,
+            active       boolean NOT NULL DEFAULT true,
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            updated_at   timestamptz NOT NULL DEFAULT now(),
+            UNIQUE (db_id, schema, name)
+        );
+        CREATE TABLE metabase_field (
+            id                serial PRIMARY KEY,
+            table_id          integer NOT NULL REFERENCES metabase_table (id) ON DELETE CASCADE,
+            name              text NOT NULL,
+            display_name      text NOT NULL,
+            base_type         text NOT NULL,
+            database_type     text NOT NULL,
+            semantic_type     text,
+            position          integer NOT NULL,
+            database_required boolean NOT NULL DEFAULT false,
+            description       text,
+            active            boolean NOT NULL DEFAULT true,
+            created_at        timestamptz NOT NULL DEFAULT now(),
+            updated_at        timestamptz NOT NULL DEFAULT now(),
+            UNIQUE (table_id, name)
+        );
+
+        CREATE TABLE report_card (
+            id                     serial PRIMARY KEY,
+            entity_id              char(21) NOT NULL UNIQUE,
+            name                   text NOT NULL,
+            description            text,
+            display                text NOT NULL,
+            type                   text NOT NULL DEFAULT 'question',
+            dataset_query          jsonb NOT NULL,
+            visualization_settings jsonb NOT NULL,
+            parameters             jsonb NOT NULL DEFAULT '[]',
+            parameter_mappings     jsonb NOT NULL DEFAULT '[]',
+            result_metadata        jsonb,
+            collection_id          integer REFERENCES collection (id),
+            collection_position    integer,
+            dashboard_id           integer,
+            archived               boolean NOT NULL DEFAULT false,
+            cache_ttl              integer,
+            enable_embedding       boolean NOT NULL DEFAULT false,
+            embedding_params       jsonb,
+            creator_id             integer REFERENCES core_user (id),
+            created_at             timestamptz NOT NULL DEFAULT now(),
+            updated_at             timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE report_dashboard (
+            id                      serial PRIMARY KEY,
+            entity_id               char(21) NOT NULL UNIQUE,
+            name                    text NOT NULL,
+            description             text,
+            collection_id           integer REFERENCES collection (id),
+            collection_position     integer,
+            archived                boolean NOT NULL DEFAULT false,
+            parameters              jsonb NOT NULL DEFAULT '[]',
+            cache_ttl               integer,
+            width                   text NOT NULL DEFAULT 'fixed',
+            caveats                 text,
+            points_of_interest      text,
+            position                integer,
+            show_in_getting_started boolean NOT NULL DEFAULT false,
+            enable_embedding        boolean NOT NULL DEFAULT false,
+            embedding_params        jsonb,
+            creator_id              integer REFERENCES core_user (id),
+            created_at              timestamptz NOT NULL DEFAULT now(),
+            updated_at              timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE dashboard_tab (
+            id           serial PRIMARY KEY,
+            dashboard_id integer NOT NULL REFERENCES report_dashboard (id) ON DELETE CASCADE,
+            name         text NOT NULL,
+            position     integer NOT NULL,
+            entity_id    char(21) NOT NULL UNIQUE,
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            updated_at   timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE report_dashboardcard (
+            id                     serial PRIMARY KEY,
+            dashboard_id           integer NOT NULL REFERENCES report_dashboard (id) ON DELETE CASCADE,
+            card_id                integer REFERENCES report_card (id) ON DELETE CASCADE,
+            dashboard_tab_id       integer REFERENCES dashboard_tab (id) ON DELETE CASCADE,
+            "row"                  integer NOT NULL,
+            col                    integer NOT NULL,
+            size_x                 integer NOT NULL,
+            size_y                 integer NOT NULL,
+            parameter_mappings     jsonb NOT NULL DEFAULT '[]',
+            visualization_settings jsonb NOT NULL DEFAULT '{}',
+            series                 jsonb NOT NULL DEFAULT '[]',
+            inline_parameters      jsonb NOT NULL DEFAULT '[]',
+            entity_id              char(21) NOT NULL UNIQUE,
+            created_at             timestamptz NOT NULL DEFAULT now(),
+            updated_at             timestamptz NOT NULL DEFAULT now()
+        );
+
+        -- Every /api request the double accepted (2xx), secrets replaced by "<redacted>" (journal.py).
+        CREATE TABLE double_request_journal (
+            id          bigserial PRIMARY KEY,
+            received_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            method      text NOT NULL,
+            path        text NOT NULL,
+            query       jsonb NOT NULL DEFAULT '{}',
+            has_body    boolean NOT NULL,
+            body        jsonb,
+            status      integer NOT NULL
+        );
+        """,
+    ),
 )
 
 
@@ -134,7 +328,7 @@ class AppDB:
 
     def ping(self) -> bool:
         """True when the app DB answers; a dropped pooled connection gets one retry."""
-        for _ in range(2):
+        for _attempt in range(2):
             try:
                 with self.transaction() as cur:
                     cur.execute("SELECT 1")
@@ -192,9 +386,21 @@ def set_setting(cur, key: str, value: str | None) -> None:
 
 
 def has_user(cur) -> bool:
-    """Metabase's ``has-user-setup``: true once any user exists."""
-    cur.execute("SELECT EXISTS (SELECT 1 FROM core_user)")
+    """Metabase's ``has-user-setup``: true once any user exists (API-key users do not count)."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM core_user WHERE type = 'personal')")
     return bool(cur.fetchone()[0])
+
+
+def dicts(cur) -> list[dict]:
+    """The rows of the last query as dicts keyed by column name."""
+    names = [column.name for column in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def one(cur) -> dict | None:
+    """The first row of the last query as a dict, or None."""
+    rows = dicts(cur)
+    return rows[0] if rows else None
 
 
 def _first_line(exc: BaseException) -> str:

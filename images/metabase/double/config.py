@@ -14,7 +14,13 @@ Variables (Metabase's names and defaults unless marked "double only"):
                                default 15
     MB_JETTY_HOST              default ``0.0.0.0`` (as in Metabase's Docker image)
     MB_JETTY_PORT              default 3000
-    MB_ENCRYPTION_SECRET_KEY   optional; when set, at least 16 characters
+    MB_ENCRYPTION_SECRET_KEY   optional; when set, at least 16 characters; encrypts connection details
+    MB_LOAD_SAMPLE_CONTENT     default true: a fresh install gets the "Sample Database" (H2, never queried)
+    MB_DISABLE_SESSION_THROTTLE
+                               default false: 10 failed logins per username in an hour throttle it
+    MAX_SESSION_AGE            session lifetime in minutes (default 20160, 14 days)
+    MB_DB_QUERY_TIMEOUT_MINUTES
+                               statement timeout of queries on registered databases (default 20)
     MB_DOUBLE_INIT_SECONDS     double only: init lasts at least this long (default 3)
 
 Settings that environment variables override (MB_SITE_NAME, MB_SITE_URL, MB_SETUP_TOKEN, ...) are
@@ -44,8 +50,16 @@ class Config:
     jetty_host: str
     jetty_port: int
     init_seconds: float
-    encryption_key_set: bool
+    encryption_key: str = dataclasses.field(repr=False)
+    load_sample_content: bool
+    session_throttle: bool
+    max_session_age_minutes: int
+    query_timeout_minutes: float
     env: Mapping[str, str] = dataclasses.field(repr=False)
+
+    @property
+    def encryption_key_set(self) -> bool:
+        return bool(self.encryption_key)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -64,7 +78,11 @@ class Config:
             jetty_host=env.get("MB_JETTY_HOST", "0.0.0.0"),  # noqa: S104 - Metabase's Docker default
             jetty_port=_integer(env, "MB_JETTY_PORT", 3000),
             init_seconds=_number(env, "MB_DOUBLE_INIT_SECONDS", 3.0),
-            encryption_key_set=bool(key),
+            encryption_key=key,
+            load_sample_content=_boolean(env, "MB_LOAD_SAMPLE_CONTENT", True),
+            session_throttle=not _boolean(env, "MB_DISABLE_SESSION_THROTTLE", False),
+            max_session_age_minutes=max(1, _integer(env, "MAX_SESSION_AGE", 20160)),
+            query_timeout_minutes=_number(env, "MB_DB_QUERY_TIMEOUT_MINUTES", 20.0),
             env=dict(env),
         )
 
@@ -118,3 +136,12 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {raw!r}")
     return value
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "false"):
+        return raw == "true"
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")

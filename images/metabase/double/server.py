@@ -23,10 +23,15 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from double import METABASE_VERSION, __version__, appdb, settings
+import psycopg2
+
+from double import METABASE_VERSION, __version__, appdb, databases, journal, settings
 from double.appdb import AppDB, AppDBUnavailable
+from double.auth import LoginThrottle
 from double.config import Config, ConfigError
+from double.crypto import Encryptor
 from double.routes import build_router
+from double.sync import SyncWorker
 from double.web import NOT_FOUND, STILL_INITIALIZING, HTTPError, Request, Response, Router
 
 log = logging.getLogger("metabase.core")
@@ -68,7 +73,8 @@ class Lifecycle:
 
 
 class App:
-    """What a request handler can reach: config, app DB, lifecycle and the router."""
+    """What a request handler can reach: config, app DB, lifecycle, router, the encryption of
+    connection details, the login throttle and the background sync worker."""
 
     def __init__(self, config: Config, router: Router | None = None) -> None:
         self.config = config
@@ -76,6 +82,9 @@ class App:
         self.lifecycle = Lifecycle()
         self.router = router or build_router()
         self.stopping = threading.Event()
+        self.encryptor = Encryptor(config.encryption_key or None)
+        self.throttle = LoginThrottle(enabled=config.session_throttle)
+        self.sync = SyncWorker(self)
 
     def initialize(self) -> None:
         """Metabase's ``init!``: app DB, tables, setup token; at least MB_DOUBLE_INIT_SECONDS long."""
@@ -91,6 +100,7 @@ class App:
             self.db.migrate()
             self.lifecycle.advance(0.5)
             self._ensure_setup_token()
+            self.sync.start()
         except AppDBUnavailable as exc:
             raise InitError(str(exc)) from None
         self.lifecycle.advance(0.7)
@@ -113,6 +123,9 @@ class App:
             if appdb.has_user(cur) or appdb.get_setting(cur, "setup-token"):
                 return
             settings.put(cur, "setup-token", str(uuid.uuid4()))
+            if self.config.load_sample_content:
+                databases.add_sample_database(cur, self.encryptor)
+                log.info("Loading sample database")
             log.info("Please use the following URL to setup Metabase: <site-url>/setup/")
 
     def maybe_set_site_url(self, request: Request) -> None:
@@ -145,9 +158,30 @@ class App:
         if not route.during_init:
             self.maybe_set_site_url(request)
         try:
-            return route.handler(request, **params)
+            request.parse_body()  # a body that is not JSON: 400, whatever the route
+            response = route.handler(request, **params)
         except HTTPError as exc:
             return exc.response
+        if route.journal and 200 <= response.status < 300:
+            self._journal(request, response)
+        return response
+
+    def _journal(self, request: Request, response: Response) -> None:
+        """Append an accepted request to the journal (journal.py); a failure is logged, the
+        answer still goes out."""
+        try:
+            with self.db.transaction() as cur:
+                journal.record(
+                    cur,
+                    request.method,
+                    request.raw_path,
+                    query=request.query,
+                    body=request.parse_body(),
+                    status=response.status,
+                )
+        except (AppDBUnavailable, HTTPError, psycopg2.Error) as exc:
+            # Only the error's class: a database error can quote the (secret-bearing) body.
+            log.error("Could not journal %s %s: %s", request.method, request.path, type(exc).__name__)
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -191,7 +225,15 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             body = self.rfile.read(length) if length else b""
-            request = Request(method, path, parse_qs(url.query), self.headers, body, self.server.app)
+            request = Request(
+                method,
+                path,
+                parse_qs(url.query, keep_blank_values=True),
+                self.headers,
+                body,
+                self.server.app,
+                raw_path=url.path,
+            )
             response = self._safe_handle(request)
         self._send(response, include_body=self.command != "HEAD")
         request_log.info("%s %s %d %.1f ms", self.command, path, response.status, (time.monotonic() - started) * 1000)
@@ -280,6 +322,7 @@ def main() -> int:
 
     app.stopping.wait()
     server.shutdown()
+    app.sync.stop()
     server.server_close()
     app.db.close()
     log.info("Metabase API double stopped")

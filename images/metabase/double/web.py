@@ -8,9 +8,13 @@ A route is a function ``handler(request, **path_params) -> Response`` registered
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import decimal
 import json
 import re
+import uuid
 from collections.abc import Callable, Mapping
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 JSON = "application/json;charset=utf-8"
@@ -35,7 +39,7 @@ class Response:
 
     @classmethod
     def json(cls, data: Any, status: int = 200) -> Response:
-        return cls(status, json.dumps(data, separators=(",", ":")).encode("utf-8"), JSON)
+        return cls(status, dumps(data).encode("utf-8"), JSON)
 
     @classmethod
     def text(cls, text: str, status: int = 200) -> Response:
@@ -50,10 +54,56 @@ class Response:
         return cls(status, b"", TEXT)
 
 
-# Metabase's fixed answers.
+def timestamp(value: datetime.datetime | None) -> str | None:
+    """Metabase's timestamps: ISO 8601 in UTC with a ``Z``."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return timestamp(value)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (Python accepts them, Metabase's parser does not)."""
+    raise ValueError(name)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), default=_default)
+
+
+# Metabase's fixed answers (plain text bodies).
 NOT_FOUND = "API endpoint does not exist."
+NOT_FOUND_ITEM = "Not found."
+FORBIDDEN = "You don't have permissions to do that."
 STILL_INITIALIZING = "Metabase is still initializing. Please sit tight..."
 UNAUTHENTICATED = "Unauthenticated"
+MALFORMED_JSON = "Malformed JSON in request body."
+
+#: Stands for "the request had no body" (a JSON ``null`` body is something else).
+NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY", "__bool__": lambda self: False})()
+
+
+def not_found() -> HTTPError:
+    """Metabase's 404 for a missing object: plain text ``Not found.``."""
+    return HTTPError(Response.text(NOT_FOUND_ITEM, 404))
+
+
+def forbidden() -> HTTPError:
+    """Metabase's 403: plain text ``You don't have permissions to do that.``."""
+    return HTTPError(Response.text(FORBIDDEN, 403))
 
 
 @dataclasses.dataclass
@@ -64,18 +114,53 @@ class Request:
     headers: Mapping[str, str]  # http.client.HTTPMessage: case-insensitive .get()
     body: bytes
     app: Any  # server.App; typed loosely to keep web.py free of imports from the server
+    raw_path: str = ""  # the path as sent (trailing slash kept), for the request journal
+    user: Any = None  # set by auth.authenticate()
+    session_key: str | None = None  # the session id the request authenticated with, if any
+    _parsed: Any = dataclasses.field(default=None, repr=False)
+
+    def parse_body(self) -> Any:
+        """The decoded JSON body, or NO_BODY when there is none. A body that is not JSON answers
+        400 ``Malformed JSON in request body.`` (plain text), as Metabase's JSON middleware does."""
+        if self._parsed is None:
+            if not self.body.strip():
+                self._parsed = NO_BODY
+            else:
+                try:
+                    self._parsed = json.loads(self.body, parse_constant=_reject_constant)
+                except ValueError:
+                    raise HTTPError(Response.text(MALFORMED_JSON, 400)) from None
+        return self._parsed
 
     def json(self) -> Any:
-        """The JSON body; a malformed body answers 400 like Metabase's JSON middleware."""
-        if not self.body:
-            return {}
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise HTTPError(Response.json({"message": "Malformed JSON in request body."}, 400)) from None
+        """The JSON body as handlers read it: ``{}`` when there is no body."""
+        body = self.parse_body()
+        return {} if body is NO_BODY else body
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    def cookie(self, name: str) -> str | None:
+        raw = self.headers.get("Cookie")
+        if not raw:
+            return None
+        try:
+            jar = SimpleCookie(raw)
+        except CookieError:
+            return None
+        return jar[name].value if name in jar else None
+
+    def arg(self, name: str) -> str | None:
+        """The first value of query parameter ``name``."""
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A boolean query parameter (``true``/``false``)."""
+        value = self.arg(name)
+        if value is None or value == "":
+            return default
+        return value.strip().lower() == "true"
 
 
 Handler = Callable[..., Response]
@@ -90,17 +175,21 @@ class Route:
     converters: dict[str, Callable[[str], Any]]
     handler: Handler
     during_init: bool
+    journal: bool
 
 
 class Router:
     def __init__(self) -> None:
         self._routes: list[Route] = []
 
-    def route(self, method: str, template: str, *, during_init: bool = False) -> Callable[[Handler], Handler]:
+    def route(
+        self, method: str, template: str, *, during_init: bool = False, journal: bool = True
+    ) -> Callable[[Handler], Handler]:
         """Register ``handler`` for ``method`` and ``template`` (``{name}`` or ``{name:int}``).
 
         ``during_init=True`` serves the route while Metabase is still initialising (only
         /api/health does that in Metabase); every other route answers 503 until init completes.
+        ``journal=False`` keeps the route's accepted requests out of the request journal.
         """
         converters: dict[str, Callable[[str], Any]] = {}
 
@@ -112,7 +201,7 @@ class Router:
         regex = re.compile("^" + _PARAM.sub(replace, template.rstrip("/")) + "$")
 
         def register(handler: Handler) -> Handler:
-            self._routes.append(Route(method.upper(), regex, converters, handler, during_init))
+            self._routes.append(Route(method.upper(), regex, converters, handler, during_init, journal))
             return handler
 
         return register

@@ -1,4 +1,9 @@
-"""GET /api/health, as Metabase answers it (no auth, served during init)."""
+"""GET /api/health, as Metabase answers it (no auth, served during init).
+
+Metabase serves it outside its API router (behaviour.md §1) and it is absent from the OpenAPI
+description; container healthchecks poll it every few seconds, so it stays out of the request
+journal.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from double.web import Request, Response, Router
 
 
 def register(router: Router) -> None:
-    router.route("GET", "/api/health", during_init=True)(health)
+    router.route("GET", "/api/health", during_init=True, journal=False)(health)
 
 
 def health(request: Request) -> Response:

@@ -1,13 +1,30 @@
-"""GET /api/session/properties: the public settings, readable without a session."""
+"""Sessions: public properties, login and logout (behaviour.md §2, §3).
+
+* ``GET /api/session/properties`` (no auth): the public settings, ``setup-token`` and
+  ``has-user-setup`` among them.
+* ``POST /api/session/`` ``{"username", "password"}``: 200 ``{"id": <session>}`` (and the
+  ``metabase.SESSION`` cookie); 401 ``{"errors":{"password":"did not match stored password"}}`` for
+  a wrong password or an unknown user; 400 for a missing field; 401 ``errors._error`` for a
+  deactivated user; 401 ``errors.username`` "Too many attempts! ..." when throttled.
+* ``DELETE /api/session/``: 204, the session of the request ends.
+"""
 
 from __future__ import annotations
 
-from double import METABASE_VERSION, appdb, settings
+from double import METABASE_VERSION, appdb, auth, settings
+from double.validation import NON_BLANK, validate
 from double.web import Request, Response, Router
+
+DID_NOT_MATCH = "did not match stored password"
+DISABLED = "Your account is disabled."
+# Compared against when the username is unknown, so both failures take as long.
+_DUMMY_HASH = auth.hash_password("not-a-real-password-0")
 
 
 def register(router: Router) -> None:
     router.route("GET", "/api/session/properties")(properties)
+    router.route("POST", "/api/session")(login)
+    router.route("DELETE", "/api/session")(logout)
 
 
 def properties(request: Request) -> Response:
@@ -23,6 +40,38 @@ def properties(request: Request) -> Response:
             "version": dict(METABASE_VERSION),
             "anon-tracking-enabled": anon_tracking == "true",
             "enable-password-login": True,
-            "password-complexity": {"total": 6, "digit": 1},
+            "password-complexity": auth.password_complexity(env),
         }
     )
+
+
+def login(request: Request) -> Response:
+    body = validate(request.json(), username=NON_BLANK, password=NON_BLANK)
+    username, password = body["username"].strip(), body["password"]
+    app = request.app
+    wait = app.throttle.wait_seconds(username)
+    if wait:
+        message = f"Too many attempts! You must wait {wait} seconds before trying again."
+        return Response.json({"errors": {"username": message}}, 401)
+    with app.db.transaction() as cur:
+        user = auth.find_user_by_email(cur, username)
+        if user is not None and user["type"] != "personal":
+            user = None  # API-key users have no password and cannot log in
+        matched = auth.verify_password(password, user["password_hash"] if user else _DUMMY_HASH)
+        if user is None or not matched:
+            app.throttle.failed(username)
+            return Response.json({"errors": {"password": DID_NOT_MATCH}}, 401)
+        if not user["is_active"]:
+            return Response.json({"errors": {"_error": DISABLED}}, 401)
+        session_id = auth.create_session(cur, user["id"])
+    response = Response.json({"id": session_id})
+    response.headers.update(auth.session_cookie(session_id))
+    return response
+
+
+def logout(request: Request) -> Response:
+    auth.authenticate(request)
+    if request.session_key:
+        with request.app.db.transaction() as cur:
+            auth.delete_session(cur, request.session_key)
+    return Response.empty(204)

@@ -1,0 +1,378 @@
+"""Users, passwords, sessions and API keys, the way Metabase handles them (behaviour.md §2, §3).
+
+* Passwords are stored as scrypt hashes (``scrypt$n$r$p$salt$hash``), never in clear. The rules of
+  MB_PASSWORD_COMPLEXITY / MB_PASSWORD_LENGTH apply, plus a list of common passwords; a password
+  that fails gets Metabase's "password is too common.".
+* A session id is a random UUID; the app DB keeps only its SHA-256 (``core_session.key_hashed``).
+  Sessions last MAX_SESSION_AGE minutes.
+* An API key is ``mb_`` + base64 of 32 random bytes. The app DB keeps its 7-character prefix (to
+  find it) and an scrypt hash; the key itself is shown once, when created or regenerated. Every key
+  has its own user (type ``api-key``), in All Users and the key's group; Administrators makes it
+  a superuser.
+* A request authenticates with ``X-API-Key``, or with ``X-Metabase-Session`` (or the
+  ``metabase.SESSION`` cookie). Missing or unknown credentials answer 401 ``Unauthenticated``;
+  a non-admin on an admin endpoint gets 403 ``You don't have permissions to do that.``.
+* Failed logins are throttled per username like Metabase's throttle library: from the 10th
+  failure within an hour, each attempt must wait 15 s x n^1.5 (MB_DISABLE_SESSION_THROTTLE=true
+  turns it off). The counters live in memory, as Metabase's do.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import math
+import os
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+
+from double import appdb, content
+from double.web import UNAUTHENTICATED, HTTPError, Request, Response, forbidden
+
+SESSION_HEADER = "X-Metabase-Session"
+API_KEY_HEADER = "X-API-Key"
+SESSION_COOKIE = "metabase.SESSION"
+
+ALL_USERS_GROUP = 1
+ADMIN_GROUP = 2
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+# API keys carry 256 random bits: a cheaper scrypt costs an attacker nothing, and keeps requests fast.
+_KEY_SCRYPT_N = 2**12
+
+TOO_COMMON = "password is too common."
+
+# The head of the common-password list Metabase checks (its full list has 10 000 entries).
+COMMON_PASSWORDS = frozenset(
+    """
+    123456 password 12345678 qwerty 123456789 12345 1234 111111 1234567 dragon 123123 baseball
+    abc123 football monkey letmein 696969 shadow master 666666 qwertyuiop 123321 mustang 1234567890
+    michael 654321 superman 1qaz2wsx 7777777 121212 000000 qazwsx 123qwe killer trustno1 jordan
+    jennifer zxcvbnm asdfgh hunter buster soccer harley batman andrew tigger sunshine iloveyou
+    2000 charlie robert thomas hockey ranger daniel starwars klaster 112233 george computer michelle
+    jessica pepper 1111 zxcvbn 555555 11111111 131313 freedom 777777 pass maggie 159753 aaaaaa ginger
+    princess joshua cheese amanda summer love ashley nicole chelsea biteme matthew access yankees
+    987654321 dallas austin thunder taylor matrix password1 password12 password123 admin admin1
+    admin123 metabase metabase1 welcome welcome1 qwerty1 qwerty123 abc12345 test123 changeme
+    passw0rd p@ssw0rd letmein1 secret secret1 iloveyou1 monkey1 dragon1 1q2w3e4r 1q2w3e4r5t
+    """.split()
+)
+
+
+# -- passwords ---------------------------------------------------------------------------------
+
+
+def hash_password(password: str, n: int = _SCRYPT_N) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    return f"scrypt${n}${_SCRYPT_R}${_SCRYPT_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    if not stored or not password:
+        return False
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def password_complexity(env: Mapping[str, str]) -> dict:
+    """The rules of MB_PASSWORD_COMPLEXITY (weak|normal|strong) and MB_PASSWORD_LENGTH."""
+    level = (env.get("MB_PASSWORD_COMPLEXITY") or "normal").strip().lower()
+    rules = {"weak": {"total": 6}, "strong": {"total": 8, "lower": 2, "upper": 2, "digit": 1, "special": 1}}.get(
+        level, {"total": 6, "digit": 1}
+    )
+    length = (env.get("MB_PASSWORD_LENGTH") or "").strip()
+    if length.isdigit():
+        rules = {**rules, "total": max(rules["total"], int(length))}
+    return rules
+
+
+def password_ok(password: object, env: Mapping[str, str]) -> bool:
+    """Whether Metabase accepts ``password``: complex enough and not a common password."""
+    if not isinstance(password, str):
+        return False
+    counts = {
+        "total": len(password),
+        "lower": sum(c.islower() for c in password),
+        "upper": sum(c.isupper() for c in password),
+        "digit": sum(c.isdigit() for c in password),
+        "special": sum(not c.isalnum() for c in password),
+    }
+    if any(counts[kind] < minimum for kind, minimum in password_complexity(env).items()):
+        return False
+    return password.lower() not in COMMON_PASSWORDS
+
+
+# -- users -------------------------------------------------------------------------------------
+
+_USER_COLUMNS = (
+    "id, email, first_name, last_name, is_superuser, is_active, is_installer, type, locale, "
+    "date_joined, last_login, updated_at, password_hash"
+)
+
+
+def common_name(user: Mapping) -> str:
+    names = " ".join(part for part in (user.get("first_name"), user.get("last_name")) if part)
+    return names or user["email"]
+
+
+def create_user(
+    cur,
+    *,
+    email: str,
+    password: str | None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    superuser: bool = False,
+    kind: str = "personal",
+    installer: bool = False,
+) -> dict:
+    """Insert a user in All Users (and Administrators when ``superuser``); personal users also get
+    their personal collection, as in Metabase."""
+    cur.execute(
+        "INSERT INTO core_user (email, first_name, last_name, password_hash, is_superuser, type, is_installer)"  # noqa: S608 - constant column list
+        f" VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_USER_COLUMNS}",
+        (
+            email,
+            first_name,
+            last_name,
+            hash_password(password) if password else None,
+            superuser,
+            kind,
+            installer,
+        ),
+    )
+    user = appdb.one(cur)
+    set_groups(cur, user["id"], [ALL_USERS_GROUP] + ([ADMIN_GROUP] if superuser else []))
+    if kind == "personal":
+        content.create_personal_collection(cur, user["id"], f"{common_name(user)}'s Personal Collection")
+    return user
+
+
+def set_groups(cur, user_id: int, group_ids: list[int]) -> None:
+    """Make ``group_ids`` the user's groups; membership of Administrators is ``is_superuser``."""
+    cur.execute("DELETE FROM permissions_group_membership WHERE user_id = %s", (user_id,))
+    for group_id in sorted(set(group_ids)):
+        cur.execute("INSERT INTO permissions_group_membership (user_id, group_id) VALUES (%s, %s)", (user_id, group_id))
+    cur.execute(
+        "UPDATE core_user SET is_superuser = %s, updated_at = now() WHERE id = %s", (ADMIN_GROUP in group_ids, user_id)
+    )
+
+
+def get_user(cur, user_id: int) -> dict | None:
+    cur.execute(f"SELECT {_USER_COLUMNS} FROM core_user WHERE id = %s", (user_id,))  # noqa: S608 - constant column list
+    return appdb.one(cur)
+
+
+def find_user_by_email(cur, email: str) -> dict | None:
+    cur.execute(f"SELECT {_USER_COLUMNS} FROM core_user WHERE lower(email) = lower(%s)", (email,))  # noqa: S608 - constant column list
+    return appdb.one(cur)
+
+
+def user_json(cur, user: Mapping) -> dict:
+    """GET /api/user/current: the user without any secret."""
+    cur.execute("SELECT group_id FROM permissions_group_membership WHERE user_id = %s ORDER BY group_id", (user["id"],))
+    group_ids = [row[0] for row in cur.fetchall()]
+    cur.execute("SELECT id FROM collection WHERE personal_owner_id = %s", (user["id"],))
+    personal = cur.fetchone()
+    return {
+        "id": user["id"],
+        "email": user["email"],
+        "first_name": user["first_name"],
+        "last_name": user["last_name"],
+        "common_name": common_name(user),
+        "is_superuser": user["is_superuser"],
+        "is_active": user["is_active"],
+        "is_installer": user["is_installer"],
+        "is_qbnewb": False,
+        "locale": user["locale"],
+        "date_joined": user["date_joined"],
+        "last_login": user["last_login"],
+        "updated_at": user["updated_at"],
+        "sso_source": None,
+        "type": user["type"],
+        "personal_collection_id": personal[0] if personal else None,
+        "group_ids": group_ids,
+        "user_group_memberships": [{"id": group_id} for group_id in group_ids],
+        "has_invited_second_user": False,
+        "has_question_and_dashboard": False,
+    }
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def create_session(cur, user_id: int) -> str:
+    session_id = str(uuid.uuid4())
+    cur.execute("INSERT INTO core_session (key_hashed, user_id) VALUES (%s, %s)", (_sha256(session_id), user_id))
+    cur.execute("UPDATE core_user SET last_login = now() WHERE id = %s", (user_id,))
+    return session_id
+
+
+def delete_session(cur, session_id: str) -> None:
+    cur.execute("DELETE FROM core_session WHERE key_hashed = %s", (_sha256(session_id),))
+
+
+def session_cookie(session_id: str) -> dict[str, str]:
+    return {"Set-Cookie": f"{SESSION_COOKIE}={session_id};HttpOnly;Path=/;SameSite=Lax"}
+
+
+class LoginThrottle:
+    """Metabase's login throttle (metabase/throttle): 10 failures per username per hour, then
+    each attempt waits 15 s x (failures - 9)^1.5 after the last failure."""
+
+    THRESHOLD = 10
+    WINDOW = 3600.0
+    INITIAL_DELAY = 15.0
+    EXPONENT = 1.5
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, username: str, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(username, []) if now - t < self.WINDOW]
+        self._failures[username] = recent
+        return recent
+
+    def wait_seconds(self, username: str) -> int:
+        """Seconds this username must still wait (0: it may try now)."""
+        if not self.enabled:
+            return 0
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent(username.lower(), now)
+            if len(recent) < self.THRESHOLD:
+                return 0
+            delay = self.INITIAL_DELAY * (len(recent) - self.THRESHOLD + 1) ** self.EXPONENT
+            remaining = delay - (now - recent[-1])
+        return math.ceil(remaining) if remaining > 0 else 0
+
+    def failed(self, username: str) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            self._recent(username.lower(), time.monotonic()).append(time.monotonic())
+
+
+# -- API keys ----------------------------------------------------------------------------------
+
+
+def generate_api_key() -> str:
+    return "mb_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def key_prefix(key: str) -> str:
+    return key[:7]
+
+
+def mask_key(key: str) -> str:
+    return key_prefix(key) + "*" * (len(key) - 7)
+
+
+def hash_api_key(key: str) -> str:
+    return hash_password(key, n=_KEY_SCRYPT_N)
+
+
+class _VerifiedKeys:
+    """Remembers which (presented key digest, stored hash) pairs verified, so a key costs one
+    scrypt per process rather than one per request. Holds SHA-256 digests only, never keys."""
+
+    def __init__(self) -> None:
+        self._ok: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, key: str, stored: str) -> bool:
+        digest = _sha256(key)
+        with self._lock:
+            if self._ok.get(digest) == stored:
+                return True
+        if not verify_password(key, stored):
+            return False
+        with self._lock:
+            if len(self._ok) > 1000:
+                self._ok.clear()
+            self._ok[digest] = stored
+        return True
+
+
+_verified_keys = _VerifiedKeys()
+
+_API_KEY_SHAPE = re.compile(r"^mb_[A-Za-z0-9+/=]{4,}$")
+
+
+def user_for_api_key(cur, key: str) -> dict | None:
+    if not _API_KEY_SHAPE.match(key):
+        return None
+    cur.execute("SELECT user_id, key_hashed FROM api_key WHERE key_prefix = %s", (key_prefix(key),))
+    row = cur.fetchone()
+    if row is None or not _verified_keys.verify(key, row[1]):
+        return None
+    return get_user(cur, row[0])
+
+
+def user_for_session(cur, session_id: str, max_age_minutes: int) -> dict | None:
+    cur.execute(
+        "SELECT user_id FROM core_session WHERE key_hashed = %s AND created_at > now() - make_interval(mins => %s)",
+        (_sha256(session_id), max_age_minutes),
+    )
+    row = cur.fetchone()
+    return get_user(cur, row[0]) if row else None
+
+
+# -- request authentication --------------------------------------------------------------------
+
+
+def unauthenticated() -> HTTPError:
+    return HTTPError(Response.text(UNAUTHENTICATED, 401))
+
+
+def authenticate(request: Request) -> dict:
+    """The user behind the request's credentials (set on ``request.user``), else 401."""
+    if request.user is not None:
+        return request.user
+    api_key = request.header(API_KEY_HEADER)
+    session_id = request.header(SESSION_HEADER) or request.cookie(SESSION_COOKIE)
+    with request.app.db.transaction() as cur:
+        if api_key:
+            user = user_for_api_key(cur, api_key.strip())
+        elif session_id:
+            user = user_for_session(cur, session_id.strip(), request.app.config.max_session_age_minutes)
+        else:
+            user = None
+    if user is None or not user["is_active"]:
+        raise unauthenticated()
+    request.user = user
+    request.session_key = None if api_key else session_id.strip()
+    return user
+
+
+def require_superuser(request: Request) -> dict:
+    user = authenticate(request)
+    if not user["is_superuser"]:
+        raise forbidden()
+    return user
