@@ -1,0 +1,121 @@
+"""What verify proves about Metabase after converge: setup done, the Cronicorn database registered as the
+read-only role, the views (and no credential table) visible after a sync, the example questions answered,
+and every request Metabase accepted matching Metabase's OpenAPI description."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import time
+import urllib.request
+
+import psycopg2
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tests" / "contract"))
+from openapi_contract import NO_BODY, load_contract  # noqa: E402
+
+DEV = yaml.safe_load((ROOT / "inventory/dev/group_vars/all/main.yml").read_text(encoding="utf-8"))
+METABASE = "http://127.0.0.1:3030"
+VIEWS = {
+    "admin_user_stats",
+    "admin_user_run_stats",
+    "admin_user_ai_stats",
+    "admin_apikey_stats",
+    "admin_daily_metrics",
+    "admin_subscription_overview",
+    "admin_top_jobs",
+    "admin_run_source_stats",
+    "admin_error_analysis",
+    "admin_user_activity",
+}
+CREDENTIAL_TABLES = {"account", "session", "verification", "apikey", "oauth_tokens", "device_codes"}
+EXAMPLE_QUESTIONS = {
+    "tokens by user": """SELECT email, tier, tokens_last_30d, ai_sessions_last_30d
+FROM admin_user_ai_stats WHERE tokens_last_30d > 0 ORDER BY tokens_last_30d DESC LIMIT 20""",
+    "daily active users": """SELECT DATE(r.started_at) AS date, COUNT(DISTINCT j.user_id) AS active_users
+FROM runs r JOIN job_endpoints je ON je.id = r.endpoint_id JOIN jobs j ON j.id = je.job_id
+WHERE r.started_at >= NOW() - INTERVAL '30 days' GROUP BY DATE(r.started_at) ORDER BY date""",
+    "subscribers by tier": """SELECT tier, COUNT(*) AS subscriber_count,
+       COUNT(CASE WHEN subscription_ends_at > NOW() THEN 1 END) AS currently_active
+FROM "user" WHERE subscription_status = 'active' GROUP BY tier""",
+}
+
+
+def call(method: str, path: str, body=None, session: str | None = None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(METABASE + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if session:
+        request.add_header("X-Metabase-Session", session)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def session() -> str:
+    credentials = {
+        "username": DEV["monitoring_metabase_admin_email"],
+        "password": DEV["monitoring_metabase_admin_password"],
+    }
+    return call("POST", "/api/session/", credentials)["id"]
+
+
+@pytest.fixture(scope="module")
+def cronicorn(session) -> dict:
+    databases = call("GET", "/api/database/", session=session)["data"]
+    matches = [d for d in databases if d["name"] == "Cronicorn"]
+    assert len(matches) == 1, [d["name"] for d in databases]
+    return matches[0]
+
+
+def test_setup_is_done():
+    assert call("GET", "/api/session/properties")["has-user-setup"] is True
+
+
+def test_cronicorn_is_registered_as_the_readonly_role(cronicorn):
+    assert cronicorn["engine"] == "postgres"
+    assert cronicorn["details"]["user"] == "metabase_readonly"
+    assert cronicorn["details"]["dbname"] == "db"
+    assert cronicorn["details"]["password"] == "**MetabasePass**"
+
+
+def test_sync_shows_the_views_and_no_credential_table(session, cronicorn):
+    deadline = time.monotonic() + 60
+    while True:
+        metadata = call("GET", f"/api/database/{cronicorn['id']}/metadata", session=session)
+        names = {t["name"] for t in metadata["tables"]}
+        if VIEWS <= names or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert VIEWS <= names, f"missing after sync: {sorted(VIEWS - names)}"
+    assert not names & CREDENTIAL_TABLES
+
+
+@pytest.mark.parametrize("question", sorted(EXAMPLE_QUESTIONS))
+def test_example_questions_return_rows(session, cronicorn, question):
+    query = {"database": cronicorn["id"], "type": "native", "native": {"query": EXAMPLE_QUESTIONS[question]}}
+    result = call("POST", "/api/dataset/", query, session=session)
+    assert result["status"] == "completed", result.get("error")
+    assert result["row_count"] > 0
+
+
+def test_every_accepted_request_matches_the_openapi_description():
+    contract = load_contract()
+    connection = psycopg2.connect(
+        host="127.0.0.1", port=5432, dbname="metabase", user=DEV["postgres_user"], password=DEV["postgres_password"]
+    )
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SELECT method, path, query, has_body, body FROM double_request_journal ORDER BY id")
+        journal = cursor.fetchall()
+    connection.close()
+    assert journal, "the double journaled no request"
+    problems = [
+        (method, path, problem)
+        for method, path, query, has_body, body in journal
+        for problem in contract.check(method, path, query=query, body=body if has_body else NO_BODY)
+    ]
+    assert problems == []
