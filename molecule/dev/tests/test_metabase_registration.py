@@ -5,7 +5,9 @@ and every request Metabase accepted matching Metabase's OpenAPI description."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import subprocess
 import sys
 import time
 import urllib.request
@@ -119,3 +121,38 @@ def test_every_accepted_request_matches_the_openapi_description():
         for problem in contract.check(method, path, query=query, body=body if has_body else NO_BODY)
     ]
     assert problems == []
+
+
+def test_a_wrong_readonly_password_is_refused_and_nothing_is_registered(session, tmp_path):
+    """The registration stage with a wrong read-only password (as a mistyped inventory would give it) fails with
+    Metabase's own refusal, and leaves no half-registered connection behind."""
+    wrong = tmp_path / "wrong-password.yml"
+    wrong.write_text(
+        "monitoring_metabase_database_name: Cronicorn (wrong password)\n"
+        "monitoring_metabase_db_password: not-the-readonly-password\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [
+            str(pathlib.Path(sys.executable).with_name("ansible-playbook")),
+            "site.yml",
+            "-i",
+            "inventory/dev",
+            "-e",
+            "@playbooks/vars/images-offline.yml",
+            "-e",
+            f"@{wrong}",
+            "--tags",
+            "metabase_registration",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "Looks like your Password is incorrect" in run.stdout
+    assert "not-the-readonly-password" not in run.stdout + run.stderr
+    names = {d["name"] for d in call("GET", "/api/database/", session=session)["data"]}
+    assert "Cronicorn (wrong password)" not in names
