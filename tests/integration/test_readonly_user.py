@@ -33,12 +33,16 @@ import pytest
 from psycopg2 import sql
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA_SQL = REPO / "tests" / "fixtures" / "cronicorn" / "schema.sql"
+FIXTURES = REPO / "tests" / "fixtures" / "cronicorn"
+SCHEMA_SQL = FIXTURES / "schema.sql"
+sys.path.insert(0, str(FIXTURES))
+from contract import CREDENTIAL_TABLES, EXAMPLE_QUESTIONS  # noqa: E402
+from contract import VIEWS as VIEWS_OF_CONTRACT  # noqa: E402
+
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 VIEWS_SCHEMA = "cronicorn_monitoring"
 
 # Cronicorn's tables and what the role must make of them with its defaults.
-CREDENTIAL_TABLES = ("account", "session", "verification", "apikey", "oauth_tokens", "device_codes")
 READABLE_TABLES = {  # table -> columns that must stay unreadable
     "user": ("stripe_customer_id", "stripe_subscription_id"),
     "jobs": (),
@@ -92,17 +96,6 @@ CREATE VIEW {schema}.admin_apikey_stats AS SELECT id AS api_key_id, name AS api_
 """
 VIEWS = ("admin_user_ai_stats", "admin_user_stats", "admin_apikey_stats")
 
-# The example questions of shared/cronicorn/views.md, unchanged.
-EXAMPLE_QUESTIONS = (
-    """SELECT email, tier, tokens_last_30d, ai_sessions_last_30d
-FROM admin_user_ai_stats WHERE tokens_last_30d > 0 ORDER BY tokens_last_30d DESC LIMIT 20;""",
-    """SELECT DATE(r.started_at) AS date, COUNT(DISTINCT j.user_id) AS active_users
-FROM runs r JOIN job_endpoints je ON je.id = r.endpoint_id JOIN jobs j ON j.id = je.job_id
-WHERE r.started_at >= NOW() - INTERVAL '30 days' GROUP BY DATE(r.started_at) ORDER BY date;""",
-    """SELECT tier, COUNT(*) AS subscriber_count,
-       COUNT(CASE WHEN subscription_ends_at > NOW() THEN 1 END) AS currently_active
-FROM "user" WHERE subscription_status = 'active' GROUP BY tier;""",
-)
 
 PLAYBOOK = REPO / "playbooks" / "database.yml"
 
@@ -705,19 +698,6 @@ def test_public_grant_on_a_credential_table_fails_the_run(deployment: Deployment
 
 # --- the whole playbook, with the real views -----------------------------------------------------------
 
-ANALYTICS_VIEWS = (
-    "admin_user_stats",
-    "admin_user_run_stats",
-    "admin_user_ai_stats",
-    "admin_apikey_stats",
-    "admin_daily_metrics",
-    "admin_subscription_overview",
-    "admin_top_jobs",
-    "admin_run_source_stats",
-    "admin_error_analysis",
-    "admin_user_activity",
-)
-
 
 def test_database_playbook_applies_both_roles(bare_deployment: Deployment) -> None:
     dep = bare_deployment
@@ -727,7 +707,7 @@ def test_database_playbook_applies_both_roles(bare_deployment: Deployment) -> No
     with dep.as_readonly() as conn:
         failures = [
             f"{view}: {state}"
-            for view in ANALYTICS_VIEWS
+            for view in VIEWS_OF_CONTRACT
             if (state := sqlstate_of(conn, sql.SQL("SELECT * FROM {}").format(ident(view)))) is not None
         ]
         failures += [

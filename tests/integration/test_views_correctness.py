@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "cronicorn"))
 
 import harness
+from contract import EXAMPLE_QUESTIONS
 
 TIMEZONE = "Pacific/Chatham"  # UTC+12:45/+13:45: a wrong day bucket or window shows at once
 NOW = "(now() AT TIME ZONE 'UTC')"  # the current UTC wall-clock time, whatever the session TimeZone
@@ -152,17 +153,6 @@ EXPECTED = {
                     ELSE 'churned' END
         FROM "user" u CROSS JOIN LATERAL (SELECT max(r.started_at) AS at FROM {USER_RUNS}) last""",
 }
-
-EXAMPLE_QUESTIONS = (
-    """SELECT email, tier, tokens_last_30d, ai_sessions_last_30d
-FROM admin_user_ai_stats WHERE tokens_last_30d > 0 ORDER BY tokens_last_30d DESC LIMIT 20;""",
-    """SELECT DATE(r.started_at) AS date, COUNT(DISTINCT j.user_id) AS active_users
-FROM runs r JOIN job_endpoints je ON je.id = r.endpoint_id JOIN jobs j ON j.id = je.job_id
-WHERE r.started_at >= NOW() - INTERVAL '30 days' GROUP BY DATE(r.started_at) ORDER BY date;""",
-    """SELECT tier, COUNT(*) AS subscriber_count,
-       COUNT(CASE WHEN subscription_ends_at > NOW() THEN 1 END) AS currently_active
-FROM "user" WHERE subscription_status = 'active' GROUP BY tier;""",
-)
 
 
 @pytest.fixture(scope="module")
