@@ -113,3 +113,8 @@ bench: venv-dev docker images ## Scale benchmarks (not part of `make test`)
 .PHONY: clean
 clean: ## Remove build output and caches (keeps the virtualenv and the images)
 	rm -rf build .tmp .pytest_cache .ruff_cache
+
+.PHONY: seed
+seed: venv-dev ## Dev only: create Cronicorn's schema and seed data in the dev database, as the application would
+	$(BIN)/python tests/fixtures/cronicorn/seed.py --load-schema --runs $${RUNS:-3000} \
+	  --dsn "host=127.0.0.1 port=5432 dbname=db user=user password=dev-only-postgres-password"
