@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ansible_runs import Run
 from conftest import DockerResources
 from test_metabase_double_api import (  # it also makes tests/contract importable
     ADMIN_EMAIL,
@@ -77,18 +77,6 @@ PLAYBOOK = """
       ansible.builtin.debug:
         msg: "database id {{ registered.id }}, sync triggered {{ registered.sync_triggered }}"
 """
-
-
-@dataclasses.dataclass
-class Run:
-    rc: int
-    output: str
-
-    @property
-    def changed(self) -> int:
-        found = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)", self.output)
-        assert found, self.output[-3000:]
-        return int(found.group(1))
 
 
 @dataclasses.dataclass

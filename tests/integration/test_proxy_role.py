@@ -24,7 +24,6 @@ import http.client
 import ipaddress
 import json
 import os
-import re
 import socket
 import ssl
 import stat
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import docker.errors
 import pytest
+from ansible_runs import Run
 from conftest import DockerResources, resource_name
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -84,18 +84,6 @@ class Echo(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer(("0.0.0.0", 3000), Echo).serve_forever()
 """
-
-
-@dataclasses.dataclass
-class Run:
-    rc: int
-    output: str
-
-    @property
-    def changed(self) -> int:
-        found = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)", self.output)
-        assert found, self.output[-3000:]
-        return int(found.group(1))
 
 
 def free_port() -> int:

@@ -17,7 +17,6 @@ import dataclasses
 import io
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from typing import NamedTuple
 import psycopg2
 import psycopg2.errorcodes
 import pytest
+from ansible_runs import Run
 from psycopg2 import sql
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,30 +109,6 @@ all:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
 """
 
-RECAP = re.compile(r"^testdb\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
-
-
-@dataclasses.dataclass
-class Run:
-    rc: int
-    output: str
-
-    @property
-    def changed(self) -> int:
-        found = RECAP.findall(self.output)
-        assert found, f"no PLAY RECAP for testdb in the output:\n{self.output[-3000:]}"
-        return int(found[-1][1])
-
-    def changed_tasks(self) -> list[str]:
-        """Names of the tasks that reported changed (for assertion messages)."""
-        names, current = [], None
-        for line in self.output.splitlines():
-            if line.startswith("TASK ["):
-                current = line
-            elif line.startswith("changed:") and current:
-                names.append(current)
-        return names
-
 
 @dataclasses.dataclass
 class Deployment:
@@ -187,7 +163,7 @@ class Deployment:
         if pgoptions is not None:
             env["PGOPTIONS"] = pgoptions
         done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-        return Run(done.returncode, done.stdout + done.stderr)
+        return Run(done.returncode, done.stdout + done.stderr, host="testdb")
 
     def deploy(self, **kwargs) -> Run:
         result = self.run(**kwargs)
