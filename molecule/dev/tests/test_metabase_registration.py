@@ -5,9 +5,7 @@ and every request Metabase accepted matching Metabase's OpenAPI description."""
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import subprocess
 import sys
 import time
 import urllib.request
@@ -15,6 +13,7 @@ import urllib.request
 import psycopg2
 import pytest
 import yaml
+from site_run import site
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "contract"))
@@ -112,25 +111,7 @@ def test_a_wrong_readonly_password_is_refused_and_nothing_is_registered(session,
         "monitoring_metabase_db_password: not-the-readonly-password\n",
         encoding="utf-8",
     )
-    run = subprocess.run(
-        [
-            str(pathlib.Path(sys.executable).with_name("ansible-playbook")),
-            "site.yml",
-            "-i",
-            "inventory/dev",
-            "-e",
-            "@playbooks/vars/images-offline.yml",
-            "-e",
-            f"@{wrong}",
-            "--tags",
-            "metabase_registration",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = site("-e", f"@{wrong}", "--tags", "metabase_registration")
     assert run.returncode != 0
     assert "Looks like your Password is incorrect" in run.stdout
     assert "not-the-readonly-password" not in run.stdout + run.stderr

@@ -3,14 +3,13 @@ inventory appears anywhere in the output."""
 
 from __future__ import annotations
 
-import os
 import pathlib
 import re
 import subprocess
-import sys
 
 import pytest
 import yaml
+from site_run import changed, site
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 DEV = yaml.safe_load((ROOT / "inventory/dev/group_vars/all/main.yml").read_text(encoding="utf-8"))
@@ -19,30 +18,6 @@ SECRETS = {
     for name, value in DEV.items()
     if re.search(r"password|secret_key", name) and isinstance(value, str) and "{{" not in value
 }
-
-
-def site(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(pathlib.Path(sys.executable).with_name("ansible-playbook")),
-            "site.yml",
-            "-i",
-            "inventory/dev",
-            "-e",
-            "@playbooks/vars/images-offline.yml",
-            *args,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def changed(output: str) -> int:
-    (count,) = re.findall(r"^localhost\s*:\s*ok=\d+\s+changed=(\d+)", output, re.MULTILINE)
-    return int(count)
 
 
 def test_the_inventory_has_the_secrets_this_test_looks_for():
