@@ -20,17 +20,17 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from double.databases import SENSITIVE_FIELDS
 from double.web import NO_BODY
 
 log = logging.getLogger("metabase.double.journal")
 
 REDACTED = "<redacted>"
 
-#: Keys whose values are secrets, wherever they appear (compared case-insensitively).
-SECRET_KEYS = frozenset(
+#: Keys whose values are secrets, wherever they appear (compared case-insensitively): Metabase's sensitive
+#: connection details, plus the credentials of the API itself.
+SECRET_KEYS = SENSITIVE_FIELDS | frozenset(
     {
-        "password",
-        "pass",
         "token",
         "key",
         "unmasked_key",
@@ -41,17 +41,6 @@ SECRET_KEYS = frozenset(
         "session_id",
         "setup-token",
         "secret",
-        "tunnel-pass",
-        "tunnel-private-key",
-        "tunnel-private-key-passphrase",
-        "access-token",
-        "refresh-token",
-        "service-account-json",
-        "client-secret",
-        "ssl-key-value",
-        "ssl-key-password-value",
-        "ssl-keystore-password-value",
-        "ssl-truststore-password-value",
     }
 )
 
