@@ -6,7 +6,15 @@ pytest puts this folder on sys.path for the tests in it (no __init__.py, default
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
 def recap(output: str, host: str = "localhost") -> dict[str, int]:
@@ -38,3 +46,27 @@ class Run:
             elif line.startswith("changed:") and current:
                 names.append(current)
         return names
+
+
+def run_playbook(workdir: Path, name: str, playbook: str, extra_vars: dict, *options: str, timeout: int) -> Run:
+    """Write ``playbook`` and its variables (mode 0600, removed afterwards: they may hold secrets) into
+    ``workdir`` and run it from the repository root with the project's ansible.cfg."""
+    vars_file = workdir / "vars.json"
+    vars_file.write_text(json.dumps(extra_vars))
+    vars_file.chmod(0o600)
+    path = workdir / name
+    path.write_text(playbook)
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    try:
+        done = subprocess.run(
+            [str(ANSIBLE_PLAYBOOK), *options, "-e", f"@{vars_file}", str(path)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    finally:
+        vars_file.unlink()
+    return Run(done.returncode, done.stdout + done.stderr)

@@ -14,16 +14,12 @@ The containers and HTTP helpers are those of test_metabase_double_api.py.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ansible_runs import Run
+from ansible_runs import Run, run_playbook
 from conftest import DockerResources
 from test_metabase_double_api import (  # it also makes tests/contract importable
     ADMIN_EMAIL,
@@ -39,9 +35,6 @@ from test_metabase_double_api import (  # it also makes tests/contract importabl
     ok,
     wait_synced,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 PLAYBOOK = """
 - name: Metabase setup and registration through the collection's modules
@@ -97,22 +90,7 @@ class Scenario:
             "mb_db_password": READER_PASSWORD,
             **overrides,
         }
-        vars_file = self.workdir / "vars.json"
-        vars_file.write_text(json.dumps(extra))
-        vars_file.chmod(0o600)
-        playbook = self.workdir / "metabase.yml"
-        playbook.write_text(PLAYBOOK)
-        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-        done = subprocess.run(
-            [str(ANSIBLE_PLAYBOOK), "-e", f"@{vars_file}", str(playbook)],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        run = Run(done.returncode, done.stdout + done.stderr)
+        run = run_playbook(self.workdir, "metabase.yml", PLAYBOOK, extra, timeout=300)
         self.outputs.append(run.output)
         return run
 

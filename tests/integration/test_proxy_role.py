@@ -23,11 +23,9 @@ import datetime
 import http.client
 import ipaddress
 import json
-import os
 import socket
 import ssl
 import stat
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -35,15 +33,13 @@ from pathlib import Path
 
 import docker.errors
 import pytest
-from ansible_runs import Run
+from ansible_runs import Run, run_playbook
 from conftest import DockerResources, resource_name
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 NGINX_IMAGE = "cronicorn-offline/nginx:1.22"
 UPSTREAM_IMAGE = "cronicorn-offline/metabase:v0.58.5"  # only for its python3
 HSTS_MAX_AGE = 31536000
@@ -135,23 +131,7 @@ class Proxy:
             "proxy_wait_timeout": 30,
             **overrides,
         }
-        vars_file = self.workdir / "vars.json"
-        vars_file.write_text(json.dumps(extra))
-        vars_file.chmod(0o600)
-        playbook = self.workdir / "proxy.yml"
-        playbook.write_text(PLAYBOOK)
-        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-        done = subprocess.run(
-            [str(ANSIBLE_PLAYBOOK), *options, "-e", f"@{vars_file}", str(playbook)],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        vars_file.unlink()  # it may hold a private key
-        run = Run(done.returncode, done.stdout + done.stderr)
+        run = run_playbook(self.workdir, "proxy.yml", PLAYBOOK, extra, *options, timeout=180)
         self.outputs.append(run.output)
         return run
 
