@@ -41,6 +41,12 @@ options:
       - Set to V(false) only for instances you control that use self-signed certificates.
     type: bool
     default: true
+  ca_path:
+    description:
+      - A PEM file of CA certificates to validate the certificate of Metabase (or of the TLS proxy in
+        front of it) against, instead of the system's trust store.
+      - For a self-signed certificate, the certificate itself.
+    type: path
   timeout:
     description:
       - Seconds to wait for the answer to one HTTP request.

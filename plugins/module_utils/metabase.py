@@ -97,6 +97,7 @@ def metabase_argument_spec():
         username=dict(type="str"),
         password=dict(type="str", no_log=True),
         validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
         timeout=dict(type="int", default=DEFAULT_TIMEOUT),
         wait_timeout=dict(type="int", default=DEFAULT_WAIT_TIMEOUT),
     )
@@ -147,7 +148,9 @@ def _is_refused(reason):
     return isinstance(reason, OSError) and getattr(reason, "errno", None) in (111, 61, 10061)
 
 
-def urls_transport(method, url, *, headers=None, data=None, timeout=DEFAULT_TIMEOUT, validate_certs=True):
+def urls_transport(
+    method, url, *, headers=None, data=None, timeout=DEFAULT_TIMEOUT, validate_certs=True, ca_path=None
+):
     """Send one request with ``ansible.module_utils.urls.open_url``.
 
     Returns ``(status, body_bytes)`` for every HTTP answer, 4xx and 5xx included, and raises
@@ -161,6 +164,7 @@ def urls_transport(method, url, *, headers=None, data=None, timeout=DEFAULT_TIME
             method=method,
             timeout=timeout,
             validate_certs=validate_certs,
+            ca_path=ca_path,
             http_agent=USER_AGENT,
             follow_redirects="safe",
             unredirected_headers=list(AUTH_HEADERS),
@@ -277,6 +281,7 @@ class MetabaseClient:
         username=None,
         password=None,
         validate_certs=True,
+        ca_path=None,
         timeout=DEFAULT_TIMEOUT,
         wait_timeout=DEFAULT_WAIT_TIMEOUT,
         transport=None,
@@ -293,6 +298,7 @@ class MetabaseClient:
         self.username = username or None
         self.password = password
         self.validate_certs = validate_certs
+        self.ca_path = ca_path or None
         self.timeout = timeout
         self.wait_timeout = max(0, wait_timeout or 0)
         self.max_retries = max(0, max_retries)
@@ -325,6 +331,7 @@ class MetabaseClient:
             username=params.get("username"),
             password=params.get("password"),
             validate_certs=params.get("validate_certs", True),
+            ca_path=params.get("ca_path"),
             timeout=params.get("timeout") or DEFAULT_TIMEOUT,
             wait_timeout=params.get("wait_timeout"),
             on_secret=module.no_log_values.add,
@@ -415,7 +422,13 @@ class MetabaseClient:
     def _send(self, method, url, headers, data):
         self.request_count += 1
         return self._transport(
-            method, url, headers=headers, data=data, timeout=self.timeout, validate_certs=self.validate_certs
+            method,
+            url,
+            headers=headers,
+            data=data,
+            timeout=self.timeout,
+            validate_certs=self.validate_certs,
+            ca_path=self.ca_path,
         )
 
     def _http_error(self, method, path, status, raw, hints):

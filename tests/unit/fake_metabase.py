@@ -176,7 +176,7 @@ class FakeMetabase:
 
     # -- transport -------------------------------------------------------------------------------
 
-    def __call__(self, method, url, *, headers=None, data=None, timeout=None, validate_certs=True):
+    def __call__(self, method, url, *, headers=None, data=None, timeout=None, validate_certs=True, ca_path=None):
         split = urlsplit(url)
         body = NO_BODY if data is None else json.loads(data.decode("utf-8"))
         headers = {key.lower(): value for key, value in (headers or {}).items()}

@@ -377,12 +377,19 @@ def test_urls_transport_success(monkeypatch):
 
     monkeypatch.setattr(mb, "open_url", open_url)
     status, body = mb.urls_transport(
-        "GET", URL + "/api/health", headers={"X-API-Key": API_KEY}, data=None, timeout=5, validate_certs=False
+        "GET",
+        URL + "/api/health",
+        headers={"X-API-Key": API_KEY},
+        data=None,
+        timeout=5,
+        validate_certs=False,
+        ca_path="/etc/ssl/proxy.pem",
     )
     assert (status, body) == (200, b'{"status": "ok"}')
     assert seen["method"] == "GET"
     assert seen["timeout"] == 5
     assert seen["validate_certs"] is False
+    assert seen["ca_path"] == "/etc/ssl/proxy.pem"
     assert seen["follow_redirects"] == "safe"
     assert set(seen["unredirected_headers"]) == {"X-API-Key", "X-Metabase-Session"}
 
@@ -430,3 +437,15 @@ def test_urls_transport_maps_connection_errors(monkeypatch, error, sent, retryab
 def test_strip_userinfo():
     assert mb.strip_userinfo("http://u:p@host:3000/x") == "http://host:3000/x"
     assert mb.strip_userinfo("http://host:3000") == "http://host:3000"
+
+
+def test_client_hands_ca_path_to_every_request():
+    seen = []
+
+    def transport(method, url, **kwargs):
+        seen.append(kwargs["ca_path"])
+        return 200, b'{"status": "ok"}'
+
+    client = mb.MetabaseClient(URL, api_key=API_KEY, ca_path="/etc/ssl/proxy.pem", transport=transport)
+    client.request("GET", "/api/health", auth=False)
+    assert seen == ["/etc/ssl/proxy.pem"]
