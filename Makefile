@@ -102,13 +102,16 @@ integration: venv-dev docker images ## Tests against real PostgreSQL and the Met
 	$(BIN)/python -m pytest tests/integration -q --junitxml=$(REPORTS)/integration.xml
 
 .PHONY: molecule
-molecule: venv-dev docker images ## molecule test -s dev (converge, idempotence, verify, destroy)
+molecule: venv-dev docker images ## molecule test -s dev, then -s production (converge, idempotence, verify, destroy)
 	mkdir -p $(REPORTS)
 	$(BIN)/molecule test -s dev
+	$(BIN)/molecule test -s production
 
 .PHONY: bench
-bench: venv-dev docker images ## Scale benchmarks (not part of `make test`)
+bench: venv-dev docker images ## Benchmarks: the views at 100k/1M runs, site.yml cold and re-run (not in `make test`)
 	$(BIN)/python tests/bench/bench_views.py
+	# Replaces a running dev stack only when asked: make bench BENCH_SITE_ARGS=--replace
+	$(BIN)/python tests/bench/bench_site.py $(BENCH_SITE_ARGS)
 
 .PHONY: clean
 clean: ## Remove build output and caches (keeps the virtualenv and the images)

@@ -1,7 +1,8 @@
-"""Run site.yml on inventory/dev from a verify test, as an operator would from the repository root.
+"""Run site.yml from a verify test, as an operator would from the repository root.
 
-Molecule exports ANSIBLE_* settings of its own (colours, its generated config, plugin paths); a run that
-stands for the operator's must not inherit them, so they are dropped and only ansible.cfg applies.
+Molecule exports ANSIBLE_* settings of its own (colours, its generated config, plugin paths, the scenario's
+log file and verbosity); a run that stands for the operator's must not inherit them, so they are dropped and
+only ansible.cfg applies. Shared by the scenarios' tests (they put this directory on sys.path).
 """
 
 from __future__ import annotations
@@ -12,21 +13,24 @@ import re
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+OFFLINE_IMAGES = ("-e", "@playbooks/vars/images-offline.yml")
 
 
-def site(*args: str) -> subprocess.CompletedProcess:
+def site(*args: str, inventory: str = "inventory/dev", vault_password_file: str | None = None):
+    """ansible-playbook site.yml on ``inventory`` with the offline images; returns the CompletedProcess."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "MOLECULE_"))}
     env |= {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    vault = ("--vault-password-file", vault_password_file) if vault_password_file else ()
     run = subprocess.run(
         [
             str(pathlib.Path(sys.executable).with_name("ansible-playbook")),
             "site.yml",
             "-i",
-            "inventory/dev",
-            "-e",
-            "@playbooks/vars/images-offline.yml",
+            inventory,
+            *OFFLINE_IMAGES,
+            *vault,
             *args,
         ],
         cwd=ROOT,
@@ -39,8 +43,16 @@ def site(*args: str) -> subprocess.CompletedProcess:
     return run
 
 
-def changed(output: str) -> int:
-    """The changed count of localhost's PLAY RECAP line."""
-    counts = re.findall(r"^localhost\s*:\s*ok=\d+\s+changed=(\d+)", output, re.MULTILINE)
-    assert len(counts) == 1, output[-3000:]
-    return int(counts[0])
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP counts per host: {host: {"ok": n, "changed": n, "failed": n, ...}}."""
+    counts = {}
+    for host, fields in re.findall(r"^(\S+)\s*:\s*(ok=\d+.*)$", output, re.MULTILINE):
+        counts[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", fields)}
+    return counts
+
+
+def changed(output: str, host: str = "localhost") -> int:
+    """The changed count of ``host``'s PLAY RECAP line."""
+    counts = recap(output)
+    assert host in counts, output[-3000:]
+    return counts[host]["changed"]

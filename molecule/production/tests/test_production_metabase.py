@@ -1,0 +1,98 @@
+"""Through the proxy over HTTPS: the Cronicorn database is registered with the read-only role, the example
+questions are answered, every request Metabase accepted matches its OpenAPI description, and the
+application's data is what it was before converge. A check-mode run on the converged stack changes nothing."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pytest
+from production import ALL_VARS, METABASE_VARS, ROOT, VAULT_PASSWORD_FILE, call, ephemeral_file, psql, vault_secrets
+from site_run import recap, site
+
+sys.path.insert(0, str(ROOT / "tests" / "contract"))
+sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "cronicorn"))
+from contract import CREDENTIAL_TABLES, EXAMPLE_QUESTIONS, VIEWS
+from openapi_contract import NO_BODY, load_contract
+
+
+@pytest.fixture(scope="module")
+def session() -> str:
+    credentials = {
+        "username": METABASE_VARS["monitoring_metabase_admin_email"],
+        "password": vault_secrets()["vault_monitoring_metabase_admin_password"],
+    }
+    return call("POST", "/api/session/", credentials)["id"]
+
+
+@pytest.fixture(scope="module")
+def cronicorn(session) -> dict:
+    databases = call("GET", "/api/database/", session=session)["data"]
+    matches = [d for d in databases if d["name"] == "Cronicorn"]
+    assert len(matches) == 1, [d["name"] for d in databases]
+    return matches[0]
+
+
+def test_cronicorn_is_registered_as_the_readonly_role(cronicorn):
+    assert cronicorn["engine"] == "postgres"
+    assert cronicorn["details"]["user"] == ALL_VARS["monitoring_readonly_user"] == "metabase_readonly"
+    assert cronicorn["details"]["host"] == METABASE_VARS["monitoring_metabase_db_host"]
+    assert cronicorn["details"]["dbname"] == ALL_VARS["monitoring_db_name"]
+    assert cronicorn["details"]["password"] == "**MetabasePass**"
+
+
+def test_sync_shows_the_views_and_no_credential_table(session, cronicorn):
+    deadline = time.monotonic() + 60
+    while True:
+        metadata = call("GET", f"/api/database/{cronicorn['id']}/metadata", session=session)
+        names = {t["name"] for t in metadata["tables"]}
+        if set(VIEWS) <= names or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert set(VIEWS) <= names, f"missing after sync: {sorted(set(VIEWS) - names)}"
+    assert not names & set(CREDENTIAL_TABLES)
+
+
+@pytest.mark.parametrize("question", EXAMPLE_QUESTIONS, ids=["tokens by user", "daily active users", "subscribers"])
+def test_example_questions_are_answered_over_https(session, cronicorn, question):
+    query = {"database": cronicorn["id"], "type": "native", "native": {"query": question}}
+    result = call("POST", "/api/dataset/", query, session=session)
+    assert result["status"] == "completed", result.get("error")
+    assert result["row_count"] > 0
+
+
+def test_every_accepted_request_matches_the_openapi_description():
+    rows = psql(
+        "cronicorn-metabase-db",
+        "metabase",
+        "metabase",
+        "SELECT coalesce(json_agg(json_build_array(method, path, query, has_body, body) ORDER BY id), '[]')"
+        " FROM double_request_journal",
+    )
+    journal = json.loads(rows)
+    assert journal, "the double journaled no request"
+    contract = load_contract()
+    problems = [
+        (method, path, problem)
+        for method, path, query, has_body, body in journal
+        for problem in contract.check(method, path, query=query, body=body if has_body else NO_BODY)
+    ]
+    assert problems == []
+
+
+def test_the_applications_data_is_untouched():
+    before = ephemeral_file("app-checksum.txt").read_text(encoding="utf-8").strip()
+    query = (ROOT / "molecule" / "production" / "app_checksum.sql").read_text(encoding="utf-8")
+    after = psql("cronicorn-app-db", "postgres", ALL_VARS["monitoring_db_name"], query)
+    assert "runs 3000 " in before  # the seeded data was there to compare
+    assert after == before
+
+
+def test_check_mode_on_the_converged_stack_reports_no_change():
+    run = site("--check", "--diff", inventory="inventory/production", vault_password_file=str(VAULT_PASSWORD_FILE))
+    assert run.returncode == 0, run.stdout[-3000:]
+    counts = recap(run.stdout)
+    assert set(counts) == {"monitoring-docker-host", "cronicorn-db-access"}, counts
+    assert {host: c["changed"] for host, c in counts.items()} == {"monitoring-docker-host": 0, "cronicorn-db-access": 0}

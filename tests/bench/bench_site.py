@@ -1,0 +1,164 @@
+"""Times site.yml on the dev inventory (`make bench`; not part of `make test`).
+
+Three runs of ``ansible-playbook site.yml -i inventory/dev -e @playbooks/vars/images-offline.yml`` with the
+images already built (`make images`), each with ansible.posix.profile_roles and profile_tasks enabled:
+
+1. cold: no dev stack at all (containers, volume and network removed first): every container is created,
+   Metabase set up and the database registered; the database is empty, so the views are skipped;
+2. after the schema: Cronicorn's schema and seed data loaded (tests/fixtures/cronicorn/seed.py, as
+   `make seed` does), then site.yml again: the read-only grants and the ten views are created;
+3. re-run: nothing to do; the goal is changed=0 in under 20 s.
+
+It prints one table (wall-clock seconds, changed count, the five slowest roles) and the goal check, and
+exits non-zero when a run fails or the re-run changes something or misses the goal.
+
+The dev stack's names are fixed by inventory/dev: an existing dev stack is only replaced with --replace.
+The stack is removed again at the end unless --keep is given.
+
+    python tests/bench/bench_site.py [--replace] [--keep] [--runs 3000] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import docker.errors
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTAINERS = ["cronicorn-metabase", "cronicorn-postgres"]  # roles' defaults; inventory/dev keeps them
+VOLUMES = ["cronicorn-postgres-data"]
+NETWORKS = ["cronicorn-monitoring"]
+RERUN_GOAL_S = 20.0
+DEV_DSN = "host=127.0.0.1 port=5432 dbname=db user=user password=dev-only-postgres-password"  # inventory/dev
+ROLES_RECAP = re.compile(r"^ROLES RECAP .*?^=+ *$(.*?)^~+", re.MULTILINE | re.DOTALL)
+ROLE_LINE = re.compile(r"^([\w.]+) -+ ([0-9.]+)s *$", re.MULTILINE)
+RECAP_LINE = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+
+
+def existing(client) -> list[str]:
+    found = []
+    for name in CONTAINERS:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(name)
+            found.append(f"container {name}")
+    for name in VOLUMES:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.volumes.get(name)
+            found.append(f"volume {name}")
+    for name in NETWORKS:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.networks.get(name)
+            found.append(f"network {name}")
+    return found
+
+
+def remove_stack(client) -> None:
+    for name in CONTAINERS:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(name).remove(force=True, v=False)
+    for name in VOLUMES:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.volumes.get(name).remove(force=True)
+    for name in NETWORKS:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.networks.get(name).remove()
+
+
+def site() -> dict:
+    """One timed site.yml run on inventory/dev; its wall time, recap and per-role times."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env |= {
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_roles,ansible.posix.profile_tasks",
+    }
+    command = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "site.yml",
+        "-i",
+        "inventory/dev",
+        "-e",
+        "@playbooks/vars/images-offline.yml",
+    ]
+    started = time.monotonic()
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - started
+    recap = RECAP_LINE.search(run.stdout)
+    if run.returncode != 0 or recap is None:
+        sys.stderr.write(run.stdout[-5000:] + run.stderr[-2000:])
+        raise SystemExit(f"site.yml failed (exit {run.returncode})")
+    section = ROLES_RECAP.search(run.stdout)
+    if section is None:
+        raise SystemExit("no ROLES RECAP in the output (is ansible.posix.profile_roles available?)")
+    roles = {role: float(seconds) for role, seconds in ROLE_LINE.findall(section[1])}
+    return {"wall_s": wall, "ok": int(recap[1]), "changed": int(recap[2]), "roles_s": roles}
+
+
+def seed(runs: int) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests/fixtures/cronicorn/seed.py"),
+            "--load-schema",
+            "--runs",
+            str(runs),
+            "--dsn",
+            DEV_DSN,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replace", action="store_true", help="remove an existing dev stack first")
+    parser.add_argument("--keep", action="store_true", help="leave the dev stack running at the end")
+    parser.add_argument("--runs", type=int, default=3000, help="runs in the seed data (other rows scale)")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    client = docker.from_env()
+    found = existing(client)
+    if found and not args.replace:
+        print(f"A dev stack exists ({', '.join(found)}); its data would be lost. Re-run with --replace.")
+        return 2
+    remove_stack(client)
+    load = os.getloadavg()[0]
+    results = {}
+    try:
+        results["cold"] = site()
+        seed(args.runs)
+        results["after schema"] = site()
+        results["re-run"] = site()
+    finally:
+        if not args.keep:
+            remove_stack(client)
+
+    print(f"\nsite.yml on inventory/dev, offline images, {os.cpu_count()} CPUs, load average {load:.2f} before")
+    print("| run | wall clock | changed | slowest roles (profile_roles) |")
+    print("| --- | ---: | ---: | --- |")
+    for name, result in results.items():
+        slowest = sorted(result["roles_s"].items(), key=lambda item: -item[1])[:5]
+        roles = ", ".join(f"{role} {seconds:.1f} s" for role, seconds in slowest)
+        print(f"| {name} | {result['wall_s']:.1f} s | {result['changed']} | {roles} |")
+    rerun = results["re-run"]
+    ok = rerun["changed"] == 0 and rerun["wall_s"] < RERUN_GOAL_S
+    verdict = "met" if ok else "NOT met"
+    print(f"\nGoal (re-run under {RERUN_GOAL_S:.0f} s with changed=0): {verdict}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
