@@ -67,7 +67,7 @@ def test_every_published_port_is_on_loopback(containers):
         for binding in bindings
     ]
     assert bound, "nothing is published at all"
-    assert {ip for _, ip in bound} == {"127.0.0.1"}, bound
+    assert {address for _name, address in bound} == {"127.0.0.1"}, bound
 
 
 def test_metabase_is_published_on_loopback_only(containers, host):
