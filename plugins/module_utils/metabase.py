@@ -148,9 +148,7 @@ def _is_refused(reason):
     return isinstance(reason, OSError) and getattr(reason, "errno", None) in (111, 61, 10061)
 
 
-def urls_transport(
-    method, url, *, headers=None, data=None, timeout=DEFAULT_TIMEOUT, validate_certs=True, ca_path=None
-):
+def urls_transport(method, url, *, headers=None, data=None, timeout=DEFAULT_TIMEOUT, validate_certs=True, ca_path=None):
     """Send one request with ``ansible.module_utils.urls.open_url``.
 
     Returns ``(status, body_bytes)`` for every HTTP answer, 4xx and 5xx included, and raises

@@ -6,10 +6,12 @@ secret is in the scenario's -vvv log."""
 from __future__ import annotations
 
 import http.client
+import re
 import shutil
 import socket
 import ssl
 import subprocess
+import urllib.request
 
 import pytest
 from production import (
@@ -86,6 +88,14 @@ def test_health_over_https_through_the_proxy_with_the_expected_certificate():
             served = tls.getpeercert(binary_form=True)
     assert served == expected
     assert call("GET", "/api/health") == {"status": "ok"}
+
+
+def test_https_answers_carry_hsts():
+    request = urllib.request.Request(f"https://{SERVER_NAME}:{HTTPS_PORT}/api/health")
+    with urllib.request.urlopen(request, timeout=10, context=https_context()) as response:
+        hsts = response.headers.get("Strict-Transport-Security", "")
+    assert re.fullmatch(r"max-age=\d+(; includeSubDomains)?", hsts), hsts
+    assert int(hsts.split(";")[0].split("=")[1]) >= 31536000
 
 
 def test_plain_http_is_redirected_to_https():
