@@ -1,4 +1,4 @@
-"""Run site.yml from a verify test, as an operator would from the repository root.
+"""Run site.yml (or a runbook) from a verify test, as an operator would from the repository root.
 
 Molecule exports ANSIBLE_* settings of its own (colours, its generated config, plugin paths, the scenario's
 log file and verbosity); a run that stands for the operator's must not inherit them, so they are dropped and
@@ -20,13 +20,18 @@ OFFLINE_IMAGES = ("-e", "@playbooks/vars/images-offline.yml")
 
 def site(*args: str, inventory: str = "inventory/dev", vault_password_file: str | None = None):
     """ansible-playbook site.yml on ``inventory`` with the offline images; returns the CompletedProcess."""
+    return playbook("site.yml", *args, inventory=inventory, vault_password_file=vault_password_file)
+
+
+def playbook(path: str, *args: str, inventory: str = "inventory/dev", vault_password_file: str | None = None):
+    """ansible-playbook ``path`` (relative to the repository root) on ``inventory`` with the offline images."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "MOLECULE_"))}
     env |= {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     vault = ("--vault-password-file", vault_password_file) if vault_password_file else ()
     run = subprocess.run(
         [
             str(pathlib.Path(sys.executable).with_name("ansible-playbook")),
-            "site.yml",
+            path,
             "-i",
             inventory,
             *OFFLINE_IMAGES,
