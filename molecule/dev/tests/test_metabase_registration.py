@@ -4,53 +4,33 @@ and every request Metabase accepted matching Metabase's OpenAPI description."""
 
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
-import time
-import urllib.request
 
 import psycopg2
 import pytest
 import yaml
+from metabase_api import MetabaseAPI, journal_problems
 from site_run import site
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "tests" / "contract"))
-from openapi_contract import NO_BODY, load_contract  # noqa: E402
-
-DEV = yaml.safe_load((ROOT / "inventory/dev/group_vars/all/main.yml").read_text(encoding="utf-8"))
-METABASE = "http://127.0.0.1:3030"
 # The names and questions of shared/cronicorn/views.md and schema.md, kept once for every test.
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "cronicorn"))
 from contract import CREDENTIAL_TABLES, EXAMPLE_QUESTIONS, VIEWS  # noqa: E402
 
-
-def call(method: str, path: str, body=None, session: str | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(METABASE + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if session:
-        request.add_header("X-Metabase-Session", session)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
+DEV = yaml.safe_load((ROOT / "inventory/dev/group_vars/all/main.yml").read_text(encoding="utf-8"))
+METABASE = MetabaseAPI("http://127.0.0.1:3030")
+call = METABASE.call
 
 
 @pytest.fixture(scope="module")
 def session() -> str:
-    credentials = {
-        "username": DEV["monitoring_metabase_admin_email"],
-        "password": DEV["monitoring_metabase_admin_password"],
-    }
-    return call("POST", "/api/session/", credentials)["id"]
+    return METABASE.login(DEV["monitoring_metabase_admin_email"], DEV["monitoring_metabase_admin_password"])
 
 
 @pytest.fixture(scope="module")
 def cronicorn(session) -> dict:
-    databases = call("GET", "/api/database/", session=session)["data"]
-    matches = [d for d in databases if d["name"] == "Cronicorn"]
-    assert len(matches) == 1, [d["name"] for d in databases]
-    return matches[0]
+    return METABASE.database(session)
 
 
 def test_setup_is_done():
@@ -65,27 +45,19 @@ def test_cronicorn_is_registered_as_the_readonly_role(cronicorn):
 
 
 def test_sync_shows_the_views_and_no_credential_table(session, cronicorn):
-    deadline = time.monotonic() + 60
-    while True:
-        metadata = call("GET", f"/api/database/{cronicorn['id']}/metadata", session=session)
-        names = {t["name"] for t in metadata["tables"]}
-        if set(VIEWS) <= names or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    names = METABASE.synced_tables(session, cronicorn["id"])
     assert set(VIEWS) <= names, f"missing after sync: {sorted(set(VIEWS) - names)}"
     assert not names & set(CREDENTIAL_TABLES)
 
 
 @pytest.mark.parametrize("question", EXAMPLE_QUESTIONS, ids=["tokens by user", "daily active users", "subscribers"])
 def test_example_questions_return_rows(session, cronicorn, question):
-    query = {"database": cronicorn["id"], "type": "native", "native": {"query": question}}
-    result = call("POST", "/api/dataset/", query, session=session)
+    result = METABASE.native(session, cronicorn["id"], question)
     assert result["status"] == "completed", result.get("error")
     assert result["row_count"] > 0
 
 
 def test_every_accepted_request_matches_the_openapi_description():
-    contract = load_contract()
     connection = psycopg2.connect(
         host="127.0.0.1", port=5432, dbname="metabase", user=DEV["postgres_user"], password=DEV["postgres_password"]
     )
@@ -94,12 +66,7 @@ def test_every_accepted_request_matches_the_openapi_description():
         journal = cursor.fetchall()
     connection.close()
     assert journal, "the double journaled no request"
-    problems = [
-        (method, path, problem)
-        for method, path, query, has_body, body in journal
-        for problem in contract.check(method, path, query=query, body=body if has_body else NO_BODY)
-    ]
-    assert problems == []
+    assert journal_problems(journal) == []
 
 
 def test_a_wrong_readonly_password_is_refused_and_nothing_is_registered(session, tmp_path):

@@ -3,15 +3,14 @@ and commands in containers (the stack publishes no PostgreSQL port to reach it o
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import ssl
-import urllib.request
 
 import docker
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
+from metabase_api import MetabaseAPI
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SCENARIO = ROOT / "molecule" / "production"
@@ -50,15 +49,15 @@ def https_context() -> ssl.SSLContext:
     return context
 
 
-def call(method: str, path: str, body=None, session: str | None = None):
-    """A Metabase API call through the proxy over HTTPS; returns the decoded JSON answer."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(BASE_URL + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if session:
-        request.add_header("X-Metabase-Session", session)
-    with urllib.request.urlopen(request, timeout=30, context=https_context()) as response:
-        return json.load(response)
+# Metabase through the proxy over HTTPS.
+METABASE = MetabaseAPI(BASE_URL, https_context())
+call = METABASE.call
+
+
+def admin_session() -> str:
+    return METABASE.login(
+        METABASE_VARS["monitoring_metabase_admin_email"], vault_secrets()["vault_monitoring_metabase_admin_password"]
+    )
 
 
 def docker_client():

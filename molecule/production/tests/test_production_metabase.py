@@ -6,33 +6,24 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import pytest
-from production import ALL_VARS, METABASE_VARS, ROOT, VAULT_PASSWORD_FILE, call, ephemeral_file, psql, vault_secrets
+from metabase_api import journal_problems
+from production import ALL_VARS, METABASE, METABASE_VARS, ROOT, VAULT_PASSWORD_FILE, admin_session, ephemeral_file, psql
 from site_run import recap, site
 
-sys.path.insert(0, str(ROOT / "tests" / "contract"))
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "cronicorn"))
 from contract import CREDENTIAL_TABLES, EXAMPLE_QUESTIONS, VIEWS
-from openapi_contract import NO_BODY, load_contract
 
 
 @pytest.fixture(scope="module")
 def session() -> str:
-    credentials = {
-        "username": METABASE_VARS["monitoring_metabase_admin_email"],
-        "password": vault_secrets()["vault_monitoring_metabase_admin_password"],
-    }
-    return call("POST", "/api/session/", credentials)["id"]
+    return admin_session()
 
 
 @pytest.fixture(scope="module")
 def cronicorn(session) -> dict:
-    databases = call("GET", "/api/database/", session=session)["data"]
-    matches = [d for d in databases if d["name"] == "Cronicorn"]
-    assert len(matches) == 1, [d["name"] for d in databases]
-    return matches[0]
+    return METABASE.database(session)
 
 
 def test_cronicorn_is_registered_as_the_readonly_role(cronicorn):
@@ -44,21 +35,14 @@ def test_cronicorn_is_registered_as_the_readonly_role(cronicorn):
 
 
 def test_sync_shows_the_views_and_no_credential_table(session, cronicorn):
-    deadline = time.monotonic() + 60
-    while True:
-        metadata = call("GET", f"/api/database/{cronicorn['id']}/metadata", session=session)
-        names = {t["name"] for t in metadata["tables"]}
-        if set(VIEWS) <= names or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    names = METABASE.synced_tables(session, cronicorn["id"])
     assert set(VIEWS) <= names, f"missing after sync: {sorted(set(VIEWS) - names)}"
     assert not names & set(CREDENTIAL_TABLES)
 
 
 @pytest.mark.parametrize("question", EXAMPLE_QUESTIONS, ids=["tokens by user", "daily active users", "subscribers"])
 def test_example_questions_are_answered_over_https(session, cronicorn, question):
-    query = {"database": cronicorn["id"], "type": "native", "native": {"query": question}}
-    result = call("POST", "/api/dataset/", query, session=session)
+    result = METABASE.native(session, cronicorn["id"], question)
     assert result["status"] == "completed", result.get("error")
     assert result["row_count"] > 0
 
@@ -73,13 +57,7 @@ def test_every_accepted_request_matches_the_openapi_description():
     )
     journal = json.loads(rows)
     assert journal, "the double journaled no request"
-    contract = load_contract()
-    problems = [
-        (method, path, problem)
-        for method, path, query, has_body, body in journal
-        for problem in contract.check(method, path, query=query, body=body if has_body else NO_BODY)
-    ]
-    assert problems == []
+    assert journal_problems(journal) == []
 
 
 def test_the_applications_data_is_untouched():

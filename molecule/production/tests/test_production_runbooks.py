@@ -8,7 +8,7 @@ import secrets
 import stat
 
 import pytest
-from production import ALL_VARS, VAULT_PASSWORD_FILE, call, docker_client, vault_secrets
+from production import ALL_VARS, METABASE, VAULT_PASSWORD_FILE, admin_session, call, docker_client, vault_secrets
 from site_run import playbook, recap
 
 PRODUCTION = {"inventory": "inventory/production", "vault_password_file": str(VAULT_PASSWORD_FILE)}
@@ -37,18 +37,11 @@ def readonly_login(password: str) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def session() -> str:
-    credentials = {
-        "username": "metabase-admin@cronicorn.invalid",
-        "password": vault_secrets()["vault_monitoring_metabase_admin_password"],
-    }
-    return call("POST", "/api/session/", credentials)["id"]
+    return admin_session()
 
 
 def native_query(session: str, query: str) -> dict:
-    databases = call("GET", "/api/database/", session=session)["data"]
-    (cronicorn,) = [d for d in databases if d["name"] == "Cronicorn"]
-    body = {"database": cronicorn["id"], "type": "native", "native": {"query": query}}
-    return call("POST", "/api/dataset/", body, session=session)
+    return METABASE.native(session, METABASE.database(session)["id"], query)
 
 
 def test_backup_of_the_application_database_without_a_published_port(tmp_path):
