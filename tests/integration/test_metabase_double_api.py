@@ -865,6 +865,46 @@ def test_collections_cards_and_dashboards(double, admin, reader_details):
     assert admin.get(f"/api/dashboard/{dashboard['id']}").plain == NOT_FOUND
 
 
+def test_card_and_dashboard_partial_updates_and_list_filters(double, admin, reader_details):
+    """api-facts.md §6 and §7: PUT is a partial update (keys left out stay, null keeps the value except
+    where null means "none", like description), a card's dataset_query is stored like at creation, and
+    archived: true moves it from GET ?f=all to ?f=archived."""
+    db_id = register(admin, "Updates " + uuid.uuid4().hex[:6], reader_details)["id"]
+    first = {"database": db_id, "type": "native", "native": {"query": "SELECT 1 AS one"}}
+    second = {"database": db_id, "type": "native", "native": {"query": "SELECT 2 AS two"}}
+    name = "Partial " + uuid.uuid4().hex[:6]
+    card = ok(
+        admin.post(
+            "/api/card/",
+            {
+                "name": name,
+                "display": "table",
+                "description": "first",
+                "dataset_query": first,
+                "visualization_settings": {},
+            },
+        )
+    )
+    updated = ok(admin.put(f"/api/card/{card['id']}", {"name": None, "description": None, "dataset_query": second}))
+    assert (updated["name"], updated["description"], updated["display"]) == (name, None, "table")
+    assert ok(admin.get(f"/api/card/{card['id']}?legacy-mbql=true"))["dataset_query"] == second
+    assert ok(admin.put(f"/api/card/{card['id']}", {}))["dataset_query"] == updated["dataset_query"]
+
+    dashboard = ok(admin.post("/api/dashboard/", {"name": name, "description": "first"}))
+    changed = ok(admin.put(f"/api/dashboard/{dashboard['id']}", {"name": None, "description": "second"}))
+    assert (changed["name"], changed["description"]) == (name, "second")
+
+    def listed(kind: str, f: str) -> set[int]:
+        return {item["id"] for item in ok(admin.get(f"/api/{kind}/?f={f}")) if item["name"] == name}
+
+    for kind, item in (("card", card), ("dashboard", dashboard)):
+        assert listed(kind, "all") == listed(kind, "mine") == {item["id"]}
+        assert listed(kind, "archived") == set()
+        assert ok(admin.put(f"/api/{kind}/{item['id']}", {"archived": True}))["archived"] is True
+        assert listed(kind, "all") == listed(kind, "mine") == set()
+        assert listed(kind, "archived") == {item["id"]}
+
+
 # -- state, encryption, journal, logs ----------------------------------------------------------
 
 
