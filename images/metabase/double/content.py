@@ -12,6 +12,8 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from psycopg2.extras import Json
+
 from double import appdb
 
 _NANOID_ALPHABET = string.ascii_letters + string.digits + "_-"
@@ -188,6 +190,42 @@ def card_json(row: Mapping, *, legacy: bool = False) -> dict:
 def get_card(cur, card_id: int) -> dict | None:
     cur.execute(f"SELECT {CARD_COLUMNS} FROM report_card WHERE id = %s", (card_id,))  # noqa: S608 - constant column list
     return appdb.one(cur)
+
+
+# -- what cards and dashboards share ------------------------------------------------------------
+
+
+def listed(rows: list[dict], f: str, user_id: int) -> list[dict]:
+    """The rows ``GET /api/card/`` or ``/api/dashboard/`` answers for ``f``: all and mine (not archived), archived."""
+    if f == "archived":
+        return [r for r in rows if r["archived"]]
+    return [r for r in rows if not r["archived"] and (f != "mine" or r["creator_id"] == user_id)]
+
+
+def update_row(
+    cur,
+    table: str,
+    row_id: int,
+    body: Mapping,
+    *,
+    plain: tuple[str, ...],
+    nullable: tuple[str, ...],
+    json_keys: tuple[str, ...],
+    convert: Mapping[str, Any] | None = None,
+) -> None:
+    """The partial update of a ``PUT``: ``plain`` keys present in ``body`` (null only where ``nullable``), and
+    ``json_keys`` that are not null, stored as JSON after ``convert[key]`` when given. Nothing sent, nothing written."""
+    changes = {key: body[key] for key in plain if key in body and (body[key] is not None or key in nullable)}
+    for key in json_keys:
+        if body.get(key) is not None:
+            value = convert[key](body[key]) if convert and key in convert else body[key]
+            changes[key] = Json(value)
+    if changes:
+        assignments = ", ".join(f"{key} = %s" for key in changes)
+        cur.execute(
+            f"UPDATE {table} SET {assignments}, updated_at = now() WHERE id = %s",  # noqa: S608 - callers' fixed names
+            [*changes.values(), row_id],
+        )
 
 
 # -- dashboards --------------------------------------------------------------------------------

@@ -89,13 +89,7 @@ def list_cards(request: Request) -> Response:
     with request.app.db.transaction() as cur:
         cur.execute(f"SELECT {content.CARD_COLUMNS} FROM report_card ORDER BY lower(name), id")  # noqa: S608 - constant column list
         rows = appdb.dicts(cur)
-    if f == "archived":
-        rows = [r for r in rows if r["archived"]]
-    else:
-        rows = [r for r in rows if not r["archived"]]
-        if f == "mine":
-            rows = [r for r in rows if r["creator_id"] == user["id"]]
-    return Response.json([content.card_json(r) for r in rows])
+    return Response.json([content.card_json(r) for r in content.listed(rows, f, user["id"])])
 
 
 def create(request: Request) -> Response:
@@ -180,21 +174,17 @@ def update(request: Request, card_id: int) -> Response:
         _card(cur, card_id)
         if "collection_id" in body:
             _resolve_collection(cur, body["collection_id"])
-        changes = {}
-        for key in _PLAIN_KEYS:
+        content.update_row(
+            cur,
+            "report_card",
+            card_id,
+            body,
+            plain=_PLAIN_KEYS,
             # Nulls are dropped, except where null means something (root collection, no description...).
-            if key in body and (body[key] is not None or key in ("collection_id", "description", "cache_ttl")):
-                changes[key] = body[key]
-        for key in _JSON_KEYS:
-            if body.get(key) is not None:
-                value = content.to_legacy(body[key]) if key == "dataset_query" else body[key]
-                changes[key] = Json(value)
-        if changes:
-            assignments = ", ".join(f"{key} = %s" for key in changes)
-            cur.execute(
-                f"UPDATE report_card SET {assignments}, updated_at = now() WHERE id = %s",  # noqa: S608 - fixed keys
-                [*changes.values(), card_id],
-            )
+            nullable=("collection_id", "description", "cache_ttl"),
+            json_keys=_JSON_KEYS,
+            convert={"dataset_query": content.to_legacy},
+        )
         return Response.json(content.card_json(_card(cur, card_id)))
 
 

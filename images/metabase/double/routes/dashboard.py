@@ -82,11 +82,7 @@ def list_dashboards(request: Request) -> Response:
     f = request.arg("f") or "all"
     with request.app.db.transaction() as cur:
         cur.execute(f"SELECT {content.DASHBOARD_COLUMNS} FROM report_dashboard ORDER BY lower(name), id")  # noqa: S608 - constant column list
-        rows = appdb.dicts(cur)
-        if f == "archived":
-            rows = [r for r in rows if r["archived"]]
-        else:
-            rows = [r for r in rows if not r["archived"] and (f != "mine" or r["creator_id"] == user["id"])]
+        rows = content.listed(appdb.dicts(cur), f, user["id"])
         return Response.json([content.dashboard_json(cur, r, with_cards=False) for r in rows])
 
 
@@ -247,19 +243,15 @@ def update(request: Request, dashboard_id: int) -> Response:
         _dashboard(cur, dashboard_id)
         if not content.collection_exists(cur, body.get("collection_id")):
             raise not_found()
-        changes = {}
-        for key in _PLAIN_KEYS:
-            if key in body and (body[key] is not None or key in _NULLABLE):
-                changes[key] = body[key]
-        for key in ("parameters", "embedding_params"):
-            if body.get(key) is not None:
-                changes[key] = Json(body[key])
-        if changes:
-            assignments = ", ".join(f"{key} = %s" for key in changes)
-            cur.execute(
-                f"UPDATE report_dashboard SET {assignments}, updated_at = now() WHERE id = %s",  # noqa: S608
-                [*changes.values(), dashboard_id],
-            )
+        content.update_row(
+            cur,
+            "report_dashboard",
+            dashboard_id,
+            body,
+            plain=_PLAIN_KEYS,
+            nullable=_NULLABLE,
+            json_keys=("parameters", "embedding_params"),
+        )
         tab_ids = _replace_tabs(cur, dashboard_id, tabs) if tabs is not None else {}
         if body.get("dashcards") is not None:
             _replace_dashcards(cur, dashboard_id, body["dashcards"], tab_ids)
