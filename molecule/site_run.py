@@ -14,6 +14,12 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# The PLAY RECAP reader of the integration tests.
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from ansible_runs import recap, recaps  # noqa: E402
+
+__all__ = ["changed", "playbook", "recap", "recaps", "site"]
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 OFFLINE_IMAGES = ("-e", "@playbooks/vars/images-offline.yml")
 
@@ -48,16 +54,6 @@ def playbook(path: str, *args: str, inventory: str = "inventory/dev", vault_pass
     return run
 
 
-def recap(output: str) -> dict[str, dict[str, int]]:
-    """The PLAY RECAP counts per host: {host: {"ok": n, "changed": n, "failed": n, ...}}."""
-    counts = {}
-    for host, fields in re.findall(r"^(\S+)\s*:\s*(ok=\d+.*)$", output, re.MULTILINE):
-        counts[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", fields)}
-    return counts
-
-
 def changed(output: str, host: str = "localhost") -> int:
     """The changed count of ``host``'s PLAY RECAP line."""
-    counts = recap(output)
-    assert host in counts, output[-3000:]
-    return counts[host]["changed"]
+    return recap(output, host)["changed"]

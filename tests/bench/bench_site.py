@@ -34,6 +34,9 @@ import docker
 import docker.errors
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from ansible_runs import recaps  # noqa: E402 - the PLAY RECAP reader of the integration tests
+
 CONTAINERS = ["cronicorn-metabase", "cronicorn-postgres"]  # roles' defaults; inventory/dev keeps them
 VOLUMES = ["cronicorn-postgres-data"]
 NETWORKS = ["cronicorn-monitoring"]
@@ -41,7 +44,6 @@ RERUN_GOAL_S = 20.0
 DEV_DSN = "host=127.0.0.1 port=5432 dbname=db user=user password=dev-only-postgres-password"  # inventory/dev
 ROLES_RECAP = re.compile(r"^ROLES RECAP .*?^=+ *$(.*?)^~+", re.MULTILINE | re.DOTALL)
 ROLE_LINE = re.compile(r"^([\w.]+) -+ ([0-9.]+)s *$", re.MULTILINE)
-RECAP_LINE = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
 def existing(client) -> list[str]:
@@ -92,15 +94,15 @@ def site() -> dict:
     started = time.monotonic()
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
-    recap = RECAP_LINE.search(run.stdout)
-    if run.returncode != 0 or recap is None:
+    counts = recaps(run.stdout).get("localhost")
+    if run.returncode != 0 or counts is None:
         sys.stderr.write(run.stdout[-5000:] + run.stderr[-2000:])
         raise SystemExit(f"site.yml failed (exit {run.returncode})")
     section = ROLES_RECAP.search(run.stdout)
     if section is None:
         raise SystemExit("no ROLES RECAP in the output (is ansible.posix.profile_roles available?)")
     roles = {role: float(seconds) for role, seconds in ROLE_LINE.findall(section[1])}
-    return {"wall_s": wall, "ok": int(recap[1]), "changed": int(recap[2]), "roles_s": roles}
+    return {"wall_s": wall, "ok": counts["ok"], "changed": counts["changed"], "roles_s": roles}
 
 
 def seed(runs: int) -> None:

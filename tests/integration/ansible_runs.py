@@ -17,14 +17,22 @@ REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
+_RECAP_LINE = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+_RECAP_KEYS = ("ok", "changed", "unreachable", "failed")
+
+
+def recaps(output: str) -> dict[str, dict[str, int]]:
+    """The counts of the last PLAY RECAP line of every host in ``output``: {host: {"ok": n, "changed": n, ...}}."""
+    return {
+        host: dict(zip(_RECAP_KEYS, map(int, counts), strict=True)) for host, *counts in _RECAP_LINE.findall(output)
+    }
+
+
 def recap(output: str, host: str = "localhost") -> dict[str, int]:
     """The counts of the last PLAY RECAP line of ``host`` in ``output``."""
-    pattern = re.compile(
-        rf"^{re.escape(host)}\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE
-    )
-    found = pattern.findall(output)
+    found = recaps(output).get(host)
     assert found, f"no PLAY RECAP for {host} in the output:\n{output[-3000:]}"
-    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, found[-1]), strict=True))
+    return found
 
 
 @dataclasses.dataclass
