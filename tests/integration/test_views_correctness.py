@@ -192,15 +192,51 @@ def _view(cur, db, name):
     return _rows(cur, f'SELECT * FROM "{db.schema}"."{name}"')
 
 
-@pytest.mark.parametrize("view", harness.VIEWS)
-def test_view_equals_independent_query(views_db, cursor, view):
-    actual = _view(cursor, views_db, view)
-    expected = _rows(cursor, EXPECTED[view])
+def _assert_same_rows(view, actual, expected):
     assert actual, f"{view} returned no rows: the seed should exercise it"
     if view in ("admin_top_jobs", "admin_error_analysis"):  # ordered top-N: same rows, same order
         assert actual == expected
     else:
         assert sorted(actual, key=repr) == sorted(expected, key=repr)
+
+
+@pytest.mark.parametrize("view", harness.VIEWS)
+def test_view_equals_independent_query(views_db, cursor, view):
+    _assert_same_rows(view, _view(cursor, views_db, view), _rows(cursor, EXPECTED[view]))
+
+
+# Planner settings that make parallel plans free, so that the small seed gets them too.
+PARALLEL_EVERYWHERE = {
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0",
+    "min_parallel_table_scan_size": "0",
+    "min_parallel_index_scan_size": "0",
+}
+
+
+def test_views_equal_independent_queries_in_parallel_plans(views_db, cursor):
+    """At scale the planner runs parts of the view functions in parallel workers (admin_error_analysis
+    asks for it). Whatever runs in a worker must give the same result as in the leader (for example the
+    numbering of endpoints, jobs and users that admin_error_analysis counts): every view, with parallel
+    plans made free, still equals its independent query. auto_explain shows which ran parallel."""
+    expected = {view: _rows(cursor, EXPECTED[view]) for view in harness.VIEWS}  # planned with the defaults
+    cursor.execute("LOAD 'auto_explain'")
+    for name, value in {
+        "auto_explain.log_min_duration": "0",
+        "auto_explain.log_nested_statements": "on",
+        "auto_explain.log_analyze": "on",
+        "auto_explain.log_level": "notice",
+        **PARALLEL_EVERYWHERE,
+    }.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
+    parallel = set()
+    for view in harness.VIEWS:
+        del cursor.connection.notices[:]
+        actual = _view(cursor, views_db, view)
+        if any("Workers Launched" in notice for notice in cursor.connection.notices):
+            parallel.add(view)
+        _assert_same_rows(view, actual, expected[view])
+    assert parallel == set(harness.VIEWS), f"no parallel plan for {sorted(set(harness.VIEWS) - parallel)}"
 
 
 def test_views_have_the_documented_columns(views_db, cursor):
