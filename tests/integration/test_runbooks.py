@@ -320,8 +320,13 @@ def test_backup_and_restore_round_trip(stack):
     unrelated = stack.backup_dir / "notes.txt"
     unrelated.write_text("not a dump")
 
+    volumes_before = {volume.name for volume in stack.client.volumes.list()}
     backup = stack.play("playbooks/backup.yml", metabase_backup_keep=2)
     assert_ok(backup)
+    # The short-lived pg_dump/pg_restore containers (of the server's image, which declares a VOLUME for
+    # PGDATA) take their anonymous volume with them: daily backups must not pile up dangling volumes.
+    left_behind = {volume.name for volume in stack.client.volumes.list()} - volumes_before
+    assert not left_behind, f"the backup left Docker volumes behind: {sorted(left_behind)}"
     dumps = stack.dumps()
     assert len(dumps) == 2 and dumps[0] == old[1], dumps
     new_dump = dumps[1]
