@@ -30,6 +30,8 @@ options:
       - Email address of the Metabase user to log in as through C(POST /api/session/) when
         O(api_key) is not set. The session id is sent as the C(X-Metabase-Session) header and is
         never returned or logged.
+      - The module ends the session (C(DELETE /api/session/)) before it exits, whether it succeeds
+        or fails; a logout that fails is a warning, never a failure.
     type: str
   password:
     description:

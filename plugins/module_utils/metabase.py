@@ -10,7 +10,9 @@ Every Metabase HTTP request of the collection goes through :class:`MetabaseClien
 
 * the base URL join (paths are the spec's path keys, collection roots keep their trailing slash);
 * authentication: ``X-API-Key`` when an API key is given, otherwise a session from
-  ``POST /api/session/`` sent back as ``X-Metabase-Session`` (logged in lazily, once);
+  ``POST /api/session/`` sent back as ``X-Metabase-Session`` (logged in lazily, once), ended with
+  ``DELETE /api/session/`` by :meth:`MetabaseClient.logout` (a module built with
+  :meth:`MetabaseClient.from_module` logs out before it exits, success or failure);
 * readiness: when Metabase refuses the connection or answers 503 (still initializing), it polls
   ``GET /api/health`` until ready, bounded by ``wait_timeout``;
 * bounded retries with exponential backoff on connection errors and 5xx answers, never on 4xx;
@@ -307,6 +309,8 @@ class MetabaseClient:
         self._on_secret = on_secret
         self._secrets = set()
         self._session_id = None
+        #: Every session id this client opened (login, setup), ended by :meth:`logout`.
+        self._opened_sessions = []
         self._waited = False
         #: Number of HTTP requests sent (health polls included); useful for tests and debugging.
         self.request_count = 0
@@ -314,13 +318,15 @@ class MetabaseClient:
             self.add_secret(secret)
 
     @classmethod
-    def from_module(cls, module, use_api_key=True, **kwargs):
+    def from_module(cls, module, use_api_key=True, logout_on_exit=True, **kwargs):
         """Build a client from the shared options of an AnsibleModule.
 
         ``use_api_key=False`` makes the client log in with username and password even when an API
         key is set (the key is still scrubbed from messages). Every secret the client learns at run
         time (session id, tokens) is added to the module's ``no_log_values`` so that Ansible masks
-        it anywhere in the module's output.
+        it anywhere in the module's output. With ``logout_on_exit`` (the default), the module's
+        ``exit_json`` and ``fail_json`` first end the sessions the client opened (see
+        :meth:`end_sessions_on_exit`), so no module run leaves a session behind.
         """
         params = module.params
         client = cls(
@@ -336,7 +342,33 @@ class MetabaseClient:
             **kwargs,
         )
         client.add_secret(params.get("api_key"))
+        if logout_on_exit:
+            client.end_sessions_on_exit(module)
         return client
+
+    def end_sessions_on_exit(self, module):
+        """Make ``module.exit_json`` and ``module.fail_json`` call :meth:`logout` first.
+
+        Modules leave from many places (check mode, nothing to do, errors); hooking the two exits
+        ends the sessions on every path. A logout that fails becomes a warning of the module, never
+        a failure: the work is done, and Metabase expires sessions on its own (``MAX_SESSION_AGE``).
+        """
+        original_exit, original_fail = module.exit_json, module.fail_json
+
+        def warn_logout():
+            for warning in self.logout():
+                module.warn(warning)
+
+        def exit_json(**kwargs):
+            warn_logout()
+            original_exit(**kwargs)
+
+        def fail_json(msg, **kwargs):
+            warn_logout()
+            original_fail(msg, **kwargs)
+
+        module.exit_json = exit_json
+        module.fail_json = fail_json
 
     # -- secrets -------------------------------------------------------------------------------
 
@@ -409,8 +441,53 @@ class MetabaseClient:
             raise MetabaseError(
                 "POST", "/api/session/", "the answer carried no session id", hint="is url really a Metabase instance?"
             )
-        self._session_id = to_text(session_id)
-        self.add_secret(self._session_id)
+        self.adopt_session(session_id)
+
+    def adopt_session(self, session_id):
+        """Use ``session_id`` (from ``POST /api/session/`` or ``POST /api/setup/``, which logs the new
+        admin in) for later requests when no API key is set, and end it in :meth:`logout`."""
+        session_id = to_text(session_id)
+        self.add_secret(session_id)
+        if session_id not in self._opened_sessions:
+            self._opened_sessions.append(session_id)
+        if not self.api_key:
+            self._session_id = session_id
+
+    def logout(self):
+        """End every session this client opened: ``DELETE /api/session/`` with its session header.
+
+        Never raises: returns the warnings to show (empty when all went well, or when there was
+        nothing to end: API key, or no login yet). Metabase answers 204, or 404 when the session is
+        already gone (expired, deleted), which is not a problem. One attempt per session, without
+        readiness wait or retry: a session that outlives a failed logout expires in Metabase.
+        """
+        warnings = []
+        sessions, self._opened_sessions = self._opened_sessions, []
+        self._session_id = None
+        path = "/api/session/"
+        for session_id in sessions:
+            headers = {"Accept": "application/json", "X-Metabase-Session": session_id}
+            try:
+                status, raw = self._send("DELETE", self.url_for(path), headers, None)
+            except TransportError as exc:
+                warnings.append(
+                    "Could not end the Metabase session this module opened (DELETE %s failed: %s); "
+                    "Metabase expires it on its own." % (path, self.redact(exc.reason))
+                )
+                continue
+            except Exception as exc:  # pylint: disable=broad-except
+                warnings.append(
+                    "Could not end the Metabase session this module opened (DELETE %s failed: %s); "
+                    "Metabase expires it on its own." % (path, self.redact(type(exc).__name__))
+                )
+                continue
+            if 200 <= status < 300 or status == 404:
+                continue
+            warnings.append(
+                "Could not end the Metabase session this module opened (DELETE %s failed: HTTP %d: %s); "
+                "Metabase expires it on its own." % (path, status, self.redact(error_text(decode_body(raw))[0]))
+            )
+        return warnings
 
     # -- requests ------------------------------------------------------------------------------
 

@@ -69,7 +69,8 @@ class FakeMetabase:
         if setup_done:
             self._add_user(ADMIN_EMAIL, ADMIN_PASSWORD, superuser=True, first_name="Ada", last_name="Admin")
         self.api_keys = {API_KEY: ADMIN_EMAIL}
-        self.sessions = {}
+        self.sessions = {}  # live sessions: id -> email
+        self.opened_sessions = []  # every session id ever handed out, ended or not
         self.databases = {}
         self._db_ids = itertools.count(1)
         self.list_shape = list_shape
@@ -151,7 +152,7 @@ class FakeMetabase:
 
     def secrets(self):
         """Every secret value in play: passwords, API key, setup token, session ids."""
-        values = {ADMIN_PASSWORD, API_KEY, SETUP_TOKEN, RO_PASSWORD, RO_PASSWORD_2, *self.sessions}
+        values = {ADMIN_PASSWORD, API_KEY, SETUP_TOKEN, RO_PASSWORD, RO_PASSWORD_2, *self.opened_sessions}
         values.update(user["password"] for user in self.users.values())
         for server in self.pg_servers.values():
             values.update(server.users.values())
@@ -212,6 +213,8 @@ class FakeMetabase:
         }
         if (req.method, path) in public:
             return public[(req.method, path)](req)
+        if (req.method, path) == ("DELETE", "/api/session/"):
+            return self._logout(req)
         user = self._authenticate(req)
         if user is None:
             return _text(401, "Unauthenticated")
@@ -261,6 +264,7 @@ class FakeMetabase:
     def _new_session(self, email):
         session_id = str(uuid.uuid4())
         self.sessions[session_id] = email
+        self.opened_sessions.append(session_id)
         return _json(200, {"id": session_id})
 
     def _setup(self, req):
@@ -295,6 +299,14 @@ class FakeMetabase:
         if user is None or user["password"] != body.get("password"):
             return _json(401, {"errors": {"password": "did not match stored password"}})
         return self._new_session(user["email"])
+
+    def _logout(self, req):
+        """session/api.clj: 404 without a session key or for an unknown one, else 204."""
+        session_id = req.headers.get("x-metabase-session")
+        if not session_id or session_id not in self.sessions:
+            return _text(404, "Not found.")
+        del self.sessions[session_id]
+        return 204, b""
 
     # -- databases -------------------------------------------------------------------------------
 

@@ -109,6 +109,117 @@ def test_no_credentials_is_a_clear_error(fake):
     assert fake.requests == []
 
 
+# -- logout ---------------------------------------------------------------------------------------
+
+
+def test_logout_ends_the_session_the_client_opened(fake):
+    client = session_client()
+    client.list_databases()
+    (session_id,) = fake.sessions
+    assert client.logout() == []
+    assert fake.sessions == {}
+    delete = fake.requests[-1]
+    assert (delete.method, delete.path) == ("DELETE", "/api/session/")
+    assert delete.headers["x-metabase-session"] == session_id
+    assert "x-api-key" not in delete.headers
+    # A second logout has nothing left to end; a later request logs in again.
+    count = fake.count()
+    assert client.logout() == []
+    assert fake.count() == count
+    client.list_databases()
+    assert [(r.method, r.path) for r in fake.requests[count:]] == [
+        ("POST", "/api/session/"),
+        ("GET", "/api/database/"),
+    ]
+
+
+@pytest.mark.parametrize("use", ["api_key", "never_logged_in", "only_public_requests"])
+def test_logout_is_a_no_op_without_a_session(fake, use):
+    if use == "api_key":
+        client = key_client()
+        client.list_databases()
+    else:
+        client = session_client()
+        if use == "only_public_requests":
+            client.session_properties()
+    count = fake.count()
+    assert client.logout() == []
+    assert fake.count() == count
+    assert fake.count("DELETE") == 0
+
+
+def test_logout_ends_an_adopted_setup_session(fake_factory):
+    fake = fake_factory(setup_done=False)
+    client = session_client()
+    answer = client.request(
+        "POST",
+        "/api/setup/",
+        body={
+            "token": fake.setup_token,
+            "user": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+            "prefs": {"site_name": "M"},
+        },
+        auth=False,
+        idempotent=False,
+    )
+    client.adopt_session(answer["id"])
+    assert client.current_user()["email"] == ADMIN_EMAIL
+    assert fake.count("POST", "/api/session/") == 0  # the setup session is used, no extra login
+    assert client.logout() == []
+    assert fake.sessions == {}
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("refused", "DELETE /api/session/ failed: connection error: [Errno 111] Connection refused"),
+        ("timeout", "DELETE /api/session/ failed: timed out waiting for an answer"),
+        ("500", "DELETE /api/session/ failed: HTTP 500: boom"),
+        ("503", "DELETE /api/session/ failed: HTTP 503: Metabase is still initializing"),
+    ],
+)
+def test_logout_never_raises_and_never_waits(fake, clock, fault, expected):
+    client = session_client()
+    client.list_databases()
+    (session_id,) = fake.sessions
+    if fault == "refused":
+        fake.refuse_next(5, method="DELETE")
+    elif fault == "timeout":
+        fake.timeout_next(5, method="DELETE")
+    elif fault == "500":
+        fake.fail_next(500, {"message": "boom " + session_id}, count=5, method="DELETE")
+    else:
+        fake.fail_next(503, "Metabase is still initializing. Please sit tight...", count=5, method="DELETE")
+    warnings = client.logout()
+    assert len(warnings) == 1
+    assert expected in warnings[0]
+    assert "expires it on its own" in warnings[0]
+    assert session_id not in warnings[0]
+    assert fake.count("DELETE") == 1  # one attempt, no retry
+    assert fake.count("GET", "/api/health") == 0  # no readiness wait
+    assert clock.sleeps == []
+
+
+def test_logout_of_a_session_metabase_already_ended_is_quiet(fake):
+    client = session_client()
+    client.list_databases()
+    fake.sessions.clear()  # expired or deleted meanwhile: Metabase answers 404
+    assert client.logout() == []
+    assert fake.count("DELETE", "/api/session/") == 1
+
+
+def test_logout_survives_an_unexpected_transport_exception():
+    def transport(method, url, **kwargs):
+        if method == "DELETE":
+            raise ValueError("something odd")
+        return 200, b'{"id": "5b1e0e52-1111-4222-8333-944455556666"}'
+
+    client = mb.MetabaseClient(URL, username=ADMIN_EMAIL, password=ADMIN_PASSWORD, transport=transport)
+    client.login()
+    (warning,) = client.logout()
+    assert "DELETE /api/session/ failed: ValueError" in warning
+
+
 # -- error messages -------------------------------------------------------------------------------
 
 
