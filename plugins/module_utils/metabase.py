@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import time
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
@@ -85,6 +86,8 @@ DEFAULT_HINTS = {
     404: "check that url is the base URL of Metabase (without /api) and that the object exists",
     "5xx": "Metabase reported a server error; see the Metabase logs",
     "transport": "check that url is right and Metabase is running and reachable from where the module runs",
+    "tls": "the TLS certificate of url does not validate: give the CA that signed it in ca_path (for a "
+    "self-signed certificate, the certificate itself), or set validate_certs to false for an instance you control",
 }
 
 
@@ -137,11 +140,37 @@ class TransportError(Exception):
     fix (TLS certificate validation).
     """
 
-    def __init__(self, reason, request_sent=True, retryable=True):
+    def __init__(self, reason, request_sent=True, retryable=True, hint=None):
         super().__init__(reason)
         self.reason = reason
         self.request_sent = request_sent
         self.retryable = retryable
+        #: The hint of the error message, when the cause calls for a specific one.
+        self.hint = hint
+
+
+def _certificate_failure(exc):
+    """The ``ssl.SSLCertVerificationError`` behind ``exc`` (itself, a ``URLError`` reason, or a cause), or None.
+
+    ansible-core 2.19's ``open_url`` lets urllib's ``URLError(reason=SSLCertVerificationError)`` through;
+    older versions raised their own ``SSLValidationError``, handled separately.
+    """
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return exc
+        exc = exc.reason if isinstance(exc, URLError) else (exc.__cause__ or exc.__context__)
+        seen += 1
+    return None
+
+
+def _tls_failure(detail):
+    """A certificate that does not validate: the handshake failed, so no HTTP request was sent,
+    and sending again cannot help."""
+    reason = "TLS certificate validation failed"
+    if detail:
+        reason += " (%s)" % detail
+    return TransportError(reason, request_sent=False, retryable=False, hint=DEFAULT_HINTS["tls"])
 
 
 def _is_refused(reason):
@@ -181,16 +210,19 @@ def urls_transport(method, url, *, headers=None, data=None, timeout=DEFAULT_TIME
             body = b""
         return exc.code, body
     except SSLValidationError as exc:
-        raise TransportError(
-            "TLS certificate validation failed (%s)" % type(exc).__name__, request_sent=False, retryable=False
-        ) from None
+        raise _tls_failure(type(exc).__name__) from None
     except URLError as exc:
+        certificate = _certificate_failure(exc)
+        if certificate is not None:
+            raise _tls_failure(to_text(getattr(certificate, "verify_message", None) or "")) from None
         reason = exc.reason
         raise TransportError("connection error: %s" % to_text(reason), request_sent=not _is_refused(reason)) from None
     except UrlsConnectionError as exc:
         raise TransportError("connection error: %s" % to_text(exc), request_sent=False) from None
     except (socket.timeout, TimeoutError):
         raise TransportError("timed out waiting for an answer") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise _tls_failure(to_text(getattr(exc, "verify_message", None) or "")) from None
     except (HTTPException, OSError) as exc:
         raise TransportError("connection error: %s" % to_text(exc), request_sent=not _is_refused(exc)) from None
 
@@ -544,7 +576,7 @@ class MetabaseClient:
             except TransportError as exc:
                 if not exc.retryable:
                     raise MetabaseError(
-                        method, path, self.redact(exc.reason), hint=DEFAULT_HINTS["transport"]
+                        method, path, self.redact(exc.reason), hint=exc.hint or DEFAULT_HINTS["transport"]
                     ) from None
                 if not exc.request_sent and not self._waited and self.wait_timeout > 0:
                     # Not listening (yet): wait for readiness once, then send again.
@@ -586,7 +618,9 @@ class MetabaseClient:
                 status, raw = self._send("GET", url, {"Accept": "application/json"}, None)
             except TransportError as exc:
                 if not exc.retryable:
-                    raise MetabaseError("GET", path, self.redact(exc.reason), hint=DEFAULT_HINTS["transport"]) from None
+                    raise MetabaseError(
+                        "GET", path, self.redact(exc.reason), hint=exc.hint or DEFAULT_HINTS["transport"]
+                    ) from None
                 last = exc.reason
             else:
                 payload = decode_body(raw)

@@ -529,6 +529,8 @@ def test_urls_transport_returns_http_errors_as_answers(monkeypatch):
         (TimeoutError("timed out"), True, True),
         (ConnectionResetError(104, "Connection reset by peer"), True, True),
         (mb.SSLValidationError("certificate verify failed"), False, False),
+        (URLError(ssl.SSLCertVerificationError(1, "certificate verify failed")), False, False),  # ansible-core 2.19
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), False, False),
         (ssl.SSLError("bad handshake"), True, True),
     ],
 )
