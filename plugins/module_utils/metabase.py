@@ -28,6 +28,7 @@ so unit tests fake Metabase at this boundary without sockets.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import time
@@ -79,6 +80,20 @@ HEALTH_POLL_INTERVAL = 2.0
 MAX_ERROR_TEXT = 500
 
 IDEMPOTENT_METHODS = ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
+
+#: The plain-text body of Metabase's 503 to every ``/api/*`` route but ``/api/health`` while it
+#: initializes (server/routes.clj): the request reached no handler, so it is safe to send again.
+INITIALIZING_TEXT = "Metabase is still initializing"
+
+#: Answers that mean "Metabase is not there (yet)": its own 503 while initializing, and what a reverse
+#: proxy in front of it answers while it is down or slow (502 Bad Gateway, 503, 504 Gateway Timeout).
+NOT_READY_STATUSES = (502, 503, 504)
+
+MAYBE_DONE = "Metabase may have carried out the request anyway; run again to see what exists"
+PROXY_MAYBE_DONE = (
+    "Metabase is down, restarting or too slow for the proxy in front of it; it may have carried out the "
+    "request anyway; run again to see what exists"
+)
 
 DEFAULT_HINTS = {
     401: "check the credentials: api_key, or username and password of a Metabase user",
@@ -233,6 +248,16 @@ DEFAULT_SLEEP = time.sleep
 DEFAULT_CLOCK = time.monotonic
 
 
+def is_initializing(status, raw):
+    """Whether an answer is Metabase's own 503 "still initializing" (not a proxy's 503)."""
+    if status != 503:
+        return False
+    return to_text(raw or b"", errors="surrogate_or_replace").strip().startswith(INITIALIZING_TEXT)
+
+
+_HTML_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
+
+
 def decode_body(raw):
     """Decode a response body: JSON when it parses, else text; ``None`` for an empty body."""
     if raw is None:
@@ -278,7 +303,11 @@ def error_text(payload):
     if isinstance(payload, list):
         return "(no error message in Metabase's answer)", {}
     if not isinstance(payload, dict):
-        text = " ".join(to_text(payload).split())
+        text = to_text(payload)
+        title = _HTML_TITLE.search(text) if text.lstrip()[:1] == "<" else None
+        if title:  # a proxy's error page: its title says it (502 Bad Gateway)
+            text = title.group(1)
+        text = " ".join(text.split())
         if len(text) > MAX_ERROR_TEXT:
             text = text[:MAX_ERROR_TEXT] + "..."
         return text, {}
@@ -574,39 +603,61 @@ class MetabaseClient:
             try:
                 status, raw = self._send(method, url, headers, data)
             except TransportError as exc:
-                if not exc.retryable:
-                    raise MetabaseError(
-                        method, path, self.redact(exc.reason), hint=exc.hint or DEFAULT_HINTS["transport"]
-                    ) from None
-                if not exc.request_sent and not self._waited and self.wait_timeout > 0:
-                    # Not listening (yet): wait for readiness once, then send again.
-                    self.wait_until_ready()
-                    continue
-                if (idempotent or not exc.request_sent) and retries < self.max_retries:
-                    self._sleep(self._backoff_delay(retries))
-                    retries += 1
-                    continue
-                hint = DEFAULT_HINTS["transport"]
-                if exc.request_sent and not idempotent:
-                    hint = "Metabase may have carried out the request anyway; run again to see what exists"
-                raise MetabaseError(method, path, self.redact(exc.reason), hint=hint) from None
-            if 200 <= status < 300:
-                return decode_body(raw)
-            if status == 503 and not self._waited and self.wait_timeout > 0:
-                # Metabase answers 503 to every /api/* request while it initializes.
+                step = self._step_after_transport_error(method, path, exc, idempotent, retries)
+            else:
+                if 200 <= status < 300:
+                    return decode_body(raw)
+                step = self._step_after_answer(
+                    method, path, (status, raw), idempotent=idempotent, retries=retries, hints=hints
+                )
+            if step == "wait":
                 self.wait_until_ready()
-                continue
-            if status >= 500 and (idempotent or status == 503) and retries < self.max_retries:
+            else:
                 self._sleep(self._backoff_delay(retries))
                 retries += 1
-                continue
+
+    def _step_after_transport_error(self, method, path, exc, idempotent, retries):
+        """``"wait"`` or ``"retry"`` after no answer came, or raise :class:`MetabaseError`."""
+        if not exc.retryable:
+            raise MetabaseError(method, path, self.redact(exc.reason), hint=exc.hint or DEFAULT_HINTS["transport"])
+        # Not listening (yet) means not ready, and nothing was sent: safe to send again.
+        step = self._next_step(not exc.request_sent, idempotent or not exc.request_sent, retries)
+        if step is None:
+            hint = MAYBE_DONE if exc.request_sent and not idempotent else DEFAULT_HINTS["transport"]
+            raise MetabaseError(method, path, self.redact(exc.reason), hint=hint)
+        return step
+
+    def _step_after_answer(self, method, path, answer, *, idempotent, retries, hints):
+        """``"wait"`` or ``"retry"`` after a non-2xx answer, or raise :class:`MetabaseError`."""
+        status, raw = answer
+        # Metabase's own 503 while it initializes reached no handler: safe to send again. A proxy's
+        # 502/503/504 means Metabase is down or slow, not whether it got the request.
+        initializing = is_initializing(status, raw)
+        step = self._next_step(status in NOT_READY_STATUSES, initializing or (idempotent and status >= 500), retries)
+        if step is None:
+            if status in NOT_READY_STATUSES and not idempotent and not initializing:
+                hints = dict(hints or {})
+                hints[status] = PROXY_MAYBE_DONE
             raise self._http_error(method, path, status, raw, hints)
+        return step
+
+    def _next_step(self, not_ready, resendable, retries):
+        """After a failed attempt: ``"wait"`` (poll the health until ready, once per client, then send
+        again), ``"retry"`` (back off, then send again) or ``None`` (give up)."""
+        if not resendable:
+            return None
+        if not_ready and not self._waited and self.wait_timeout > 0:
+            return "wait"
+        if retries < self.max_retries:
+            return "retry"
+        return None
 
     def wait_until_ready(self):
         """Poll ``GET /api/health`` until Metabase answers ``{"status": "ok"}``, within ``wait_timeout``.
 
-        Connection errors and 5xx answers (503 ``initializing``) mean "not ready yet"; a 4xx answer
-        means ``url`` does not point at Metabase and fails at once. Returns the health answer.
+        Connection errors and 5xx answers (503 ``initializing``, a proxy's 502/503/504 while Metabase
+        is down) mean "not ready yet"; a 4xx answer means ``url`` does not point at Metabase and fails
+        at once. Returns the health answer.
         """
         self._waited = True
         path = "/api/health"

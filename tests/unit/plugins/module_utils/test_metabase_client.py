@@ -360,11 +360,75 @@ def test_wait_timeout_zero_does_not_poll_health(fake, clock):
     assert fake.count("GET", "/api/database/") == 1 + mb.DEFAULT_MAX_RETRIES
 
 
+# -- readiness behind a proxy (nginx answers for a Metabase that is down) ---------------------------
+
+NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+NGINX_503 = NGINX_502.replace("502 Bad Gateway", "503 Service Temporarily Unavailable")
+NGINX_504 = NGINX_502.replace("502 Bad Gateway", "504 Gateway Time-out")
+METABASE_INITIALIZING = "Metabase is still initializing. Please sit tight..."
+
+
+@pytest.mark.parametrize(("status", "page"), [(502, NGINX_502), (504, NGINX_504), (503, NGINX_503)])
+def test_a_proxy_error_means_not_ready_and_is_waited_out(fake, clock, status, page):
+    """Metabase restarting behind nginx: every request, health included, gets the proxy's page for a while,
+    longer than the backoff retries would cover."""
+    fake.fail_next(status, page, count=10)
+    assert key_client().list_databases()
+    assert fake.count("GET", "/api/database/") == 2  # the first answer, then once ready
+    assert fake.count("GET", "/api/health") == 10  # 9 proxy pages, then ok
+    assert clock.sleeps == [mb.HEALTH_POLL_INTERVAL] * 9
+
+
+def test_the_readiness_wait_behind_a_proxy_is_bounded_and_says_what_it_saw(fake, clock):
+    fake.fail_next(502, NGINX_502, count=10_000)
+    with pytest.raises(mb.MetabaseError) as caught:
+        key_client(wait_timeout=6).list_databases()
+    message = str(caught.value)
+    assert "was not ready within 6 seconds (last answer: HTTP 502: 502 Bad Gateway)" in message
+    assert "<html>" not in message
+    assert sum(clock.sleeps) == pytest.approx(6)
+
+
+@pytest.mark.parametrize(("status", "page"), [(502, NGINX_502), (504, NGINX_504), (503, NGINX_503)])
+def test_a_create_is_not_resent_after_a_proxy_error(fake, clock, status, page):
+    """nginx's 502/504 (and its own 503) do not say whether Metabase got the request: a 504 is often a
+    slow connection test that goes on to save the database. Only Metabase's own 503 is safe to resend."""
+    fake.fail_next(status, page, count=1, method="POST")
+    body = {"name": "X", "engine": "h2", "details": {"db": "mem:x"}}
+    with pytest.raises(mb.MetabaseError) as caught:
+        key_client().request("POST", "/api/database/", body=body, idempotent=False)
+    message = str(caught.value)
+    assert message.startswith(
+        f"POST /api/database/ failed: HTTP {status}: {page.split('<title>')[1].split('<')[0]}. Hint: Metabase is down"
+    )
+    assert "may have carried out the request" in message
+    assert fake.count("POST", "/api/database/") == 1
+
+
+def test_a_create_is_resent_after_metabase_s_own_initializing_answer(fake, clock):
+    fake.fail_next(503, METABASE_INITIALIZING, count=1, method="POST")
+    fake.initializing = 2  # health: 503 initializing twice, then ok
+    body = {"name": "X", "engine": "h2", "details": {"db": "mem:x"}}
+    created = key_client().request("POST", "/api/database/", body=body, idempotent=False)
+    assert created["name"] == "X"
+    assert fake.count("POST", "/api/database/") == 2
+    assert fake.count("GET", "/api/health") == 3
+    assert len([db for db in fake.databases.values() if db["name"] == "X"]) == 1
+
+
+def test_html_error_pages_are_reduced_to_their_title():
+    assert mb.error_text(NGINX_504)[0] == "504 Gateway Time-out"
+    assert mb.error_text("<p>no title</p>")[0] == "<p>no title</p>"
+
+
 # -- retries --------------------------------------------------------------------------------------
 
 
 def test_5xx_is_retried_with_exponential_backoff(fake, clock):
-    fake.fail_next(502, "Bad Gateway", count=2, path="/api/database/")
+    fake.fail_next(500, {"message": "boom"}, count=2, path="/api/database/")
     assert key_client().list_databases()
     assert fake.count("GET", "/api/database/") == 3
     assert clock.sleeps == [1.0, 2.0]

@@ -479,7 +479,7 @@ def test_not_ready_then_ready(fake, run_module, clock):
 
 
 def test_5xx_on_the_list_is_retried(fake, run_module, clock):
-    fake.fail_next(502, "Bad Gateway", count=2, path="/api/database/", method="GET")
+    fake.fail_next(500, {"message": "boom"}, count=2, path="/api/database/", method="GET")
     outcome = run_module(module, args(auth=KEY_AUTH))
     assert outcome.changed is True
     assert fake.count("GET", "/api/database/") == 3
