@@ -89,6 +89,22 @@ INITIALIZING_TEXT = "Metabase is still initializing"
 #: proxy in front of it answers while it is down or slow (502 Bad Gateway, 503, 504 Gateway Timeout).
 NOT_READY_STATUSES = (502, 503, 504)
 
+#: How Metabase's login throttle (metabase/throttle) starts its refusals, under ``errors.username``.
+THROTTLED_TEXT = "Too many attempts"
+
+LOGIN_HINTS = {
+    401: "check username and password of the Metabase user; do not retry in a loop: Metabase locks a "
+    "username out after 10 failed logins within an hour",
+    400: "username and password must not be empty",
+}
+
+LOCKOUT_HINT = (
+    "Metabase's login throttle locked this username out (10 failed logins within an hour, or 50 from "
+    "the same source address), most likely after earlier runs with a wrong password; every refused "
+    "attempt counts as another failure, the right password included. Stop retrying, check the password, "
+    "and run again an hour after the last attempt (restarting Metabase also clears the counters)"
+)
+
 MAYBE_DONE = "Metabase may have carried out the request anyway; run again to see what exists"
 PROXY_MAYBE_DONE = (
     "Metabase is down, restarting or too slow for the proxy in front of it; it may have carried out the "
@@ -323,6 +339,13 @@ def error_text(payload):
     return text, error_map
 
 
+def is_login_throttled(exc):
+    """Whether a :class:`MetabaseError` is Metabase's "Too many attempts!" refusal of a login."""
+    if exc.status not in (400, 401):  # 401 for logins; 400 is the throttle library's own default
+        return False
+    return any(value.startswith(THROTTLED_TEXT) for value in exc.errors.values()) or THROTTLED_TEXT in exc.detail
+
+
 def strip_userinfo(url):
     """The URL without ``user:password@``, for messages."""
     parts = urlsplit(url)
@@ -485,18 +508,22 @@ class MetabaseClient:
             raise MetabaseError(
                 "POST", "/api/session/", "no credentials to log in with", hint="set api_key, or username and password"
             )
-        answer = self.request(
-            "POST",
-            "/api/session/",
-            body={"username": username, "password": password},
-            auth=False,
-            idempotent=True,
-            hints={
-                401: "check username and password of the Metabase user (too many failed logins "
-                "also lock the user out for a while)",
-                400: "username and password must not be empty",
-            },
-        )
+        try:
+            # 4xx answers are never sent again: each failed login counts towards Metabase's lockout.
+            answer = self.request(
+                "POST",
+                "/api/session/",
+                body={"username": username, "password": password},
+                auth=False,
+                idempotent=True,
+                hints=LOGIN_HINTS,
+            )
+        except MetabaseError as exc:
+            if not is_login_throttled(exc):
+                raise
+            raise MetabaseError(
+                exc.method, exc.path, exc.detail, status=exc.status, hint=LOCKOUT_HINT, errors=exc.errors
+            ) from None
         session_id = answer.get("id") if isinstance(answer, dict) else None
         if not session_id:
             raise MetabaseError(

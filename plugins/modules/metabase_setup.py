@@ -145,6 +145,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase import (  # noqa: E402
     MetabaseClient,
     MetabaseError,
+    is_login_throttled,
     metabase_argument_spec,
 )
 
@@ -157,7 +158,8 @@ SETUP_HINTS = {
 
 LOGIN_HINTS = {
     401: "Metabase setup is already done, and these admin credentials do not log in; use the "
-    "credentials of the existing administrator (this module never changes a password)",
+    "credentials of the existing administrator (this module never changes a password); do not retry in "
+    "a loop: Metabase locks a username out after 10 failed logins within an hour",
 }
 
 
@@ -248,7 +250,7 @@ def main():
         try:
             client.login()
         except MetabaseError as exc:
-            if exc.status != 401:
+            if exc.status != 401 or is_login_throttled(exc):
                 raise
             raise MetabaseError(
                 exc.method, exc.path, exc.detail, status=exc.status, hint=LOGIN_HINTS[401], errors=exc.errors

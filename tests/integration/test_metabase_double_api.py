@@ -382,17 +382,53 @@ def test_login_logout_and_unauthenticated_answers(double, admin):
 
 
 def test_login_is_throttled_after_ten_failures(double, admin):
-    """behaviour.md §3: 10 failed logins for a username within an hour, then 401
-    errors.username "Too many attempts! You must wait N seconds before trying again."."""
+    """behaviour.md §3 and session/api.clj with metabase/throttle: after 10 failed logins for a username
+    within an hour every login for it is refused with 401 errors.username "Too many attempts! ...",
+    the right password included, and each refusal counts as one more failure (the wait grows)."""
     username = f"throttled-{uuid.uuid4().hex[:6]}@example.com"
+    # Its own source address, so this test does not spend the shared double's per-address budget.
+    api = double.api.auth(X_Forwarded_For=f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}")
     for _attempt in range(10):
-        assert double.api.post("/api/session/", {"username": username, "password": "Wrong-1"}).status == 401
-    throttled = double.api.post("/api/session/", {"username": username, "password": "Wrong-1"})
+        assert api.post("/api/session/", {"username": username, "password": "Wrong-1"}).status == 401
+    throttled = api.post("/api/session/", {"username": username, "password": "Wrong-1"})
     assert throttled.status == 401
     message = throttled.json["errors"]["username"]
     assert re.fullmatch(r"Too many attempts! You must wait 1[45] seconds before trying again\.", message), message
-    # Per username: the admin still logs in.
-    assert double.api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).status == 200
+    # The refusal counted: the next wait is 15 s x 2^1.5, about 42 s.
+    again = api.post("/api/session/", {"username": username, "password": "Wrong-1"})
+    assert re.fullmatch(
+        r"Too many attempts! You must wait 4[12] seconds before trying again\.", again.json["errors"]["username"]
+    )
+    # Per username: the admin still logs in from the same address.
+    assert api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).status == 200
+
+
+def test_a_throttled_username_is_refused_even_with_the_right_password(stack):
+    """session/api.clj: the throttle check runs before the password check, so a locked-out admin
+    cannot log in until an hour has passed since the last attempt (or Metabase restarts)."""
+    double = stack.start_double(stack.create_database("metabase_lockout"), MB_LOAD_SAMPLE_CONTENT="false")
+    run_setup(double.api)
+    for _attempt in range(10):
+        assert double.api.post("/api/session/", {"username": ADMIN_EMAIL, "password": "Wrong-1"}).status == 401
+    refused = double.api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert refused.status == 401
+    assert refused.json["errors"]["username"].startswith("Too many attempts!")
+    assert "id" not in refused.json
+
+
+def test_login_is_throttled_per_source_address_after_fifty_failures(double, admin):
+    """session/api.clj: 50 failed logins from one source address (the last X-Forwarded-For entry)
+    within an hour refuse every login from it, whatever the username; other addresses are not affected."""
+    address = f"10.7.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    api = double.api.auth(X_Forwarded_For=f"203.0.113.9, {address}")
+    for attempt in range(50):
+        answer = api.post("/api/session/", {"username": f"nobody-{attempt}@example.com", "password": "Wrong-1"})
+        assert answer.json == {"errors": {"password": "did not match stored password"}}
+    refused = api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert refused.status == 401
+    assert refused.json["errors"]["username"].startswith("Too many attempts!")
+    other = double.api.auth(X_Forwarded_For=f"10.6.{secrets.randbelow(250)}.{secrets.randbelow(250)}")
+    assert other.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).status == 200
 
 
 def test_credentials_are_stored_hashed(stack, double, admin):

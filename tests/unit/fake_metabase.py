@@ -71,6 +71,7 @@ class FakeMetabase:
         self.api_keys = {API_KEY: ADMIN_EMAIL}
         self.sessions = {}  # live sessions: id -> email
         self.opened_sessions = []  # every session id ever handed out, ended or not
+        self.login_failures = {}  # username as sent -> failed or refused logins (no expiry here)
         self.databases = {}
         self._db_ids = itertools.count(1)
         self.list_shape = list_shape
@@ -295,8 +296,17 @@ class FakeMetabase:
         body = req.body if isinstance(req.body, dict) else {}
         if not body.get("username"):
             return _json(400, {"errors": {"username": "value must be a non-blank string."}})
+        # Metabase's throttle (session/api.clj): from 10 failures for a username every login is
+        # refused, the right password included, and the refusal counts as one more failure.
+        failures = self.login_failures.get(body["username"], 0)
+        if failures >= 10:
+            self.login_failures[body["username"]] = failures + 1
+            wait = round(15 * (failures + 1 - 10) ** 1.5)
+            message = f"Too many attempts! You must wait {wait} seconds before trying again."
+            return _json(401, {"errors": {"username": message}})
         user = self.users.get(body["username"])
         if user is None or user["password"] != body.get("password"):
+            self.login_failures[body["username"]] = failures + 1
             return _json(401, {"errors": {"password": "did not match stored password"}})
         return self._new_session(user["email"])
 

@@ -12,9 +12,10 @@
 * A request authenticates with ``X-API-Key``, or with ``X-Metabase-Session`` (or the
   ``metabase.SESSION`` cookie). Missing or unknown credentials answer 401 ``Unauthenticated``;
   a non-admin on an admin endpoint gets 403 ``You don't have permissions to do that.``.
-* Failed logins are throttled per username like Metabase's throttle library: from the 10th
-  failure within an hour, each attempt must wait 15 s x n^1.5 (MB_DISABLE_SESSION_THROTTLE=true
-  turns it off). The counters live in memory, as Metabase's do.
+* Failed logins are throttled like Metabase's (session/api.clj with metabase/throttle): after 10
+  failures for a username, or 50 from a source address, within an hour, every login for it is
+  refused (right password or not) and each refusal counts as a failure too
+  (MB_DISABLE_SESSION_THROTTLE=true turns it off). The counters live in memory, as Metabase's do.
 """
 
 from __future__ import annotations
@@ -240,43 +241,104 @@ def session_cookie(session_id: str) -> dict[str, str]:
     return {"Set-Cookie": f"{SESSION_COOKIE}={session_id};HttpOnly;Path=/;SameSite=Lax"}
 
 
-class LoginThrottle:
-    """Metabase's login throttle (metabase/throttle): 10 failures per username per hour, then
-    each attempt waits 15 s x (failures - 9)^1.5 after the last failure."""
+class Throttler:
+    """One throttler of metabase/throttle (``throttle.core``), as ``with-throttling`` uses it.
 
-    THRESHOLD = 10
-    WINDOW = 3600.0
-    INITIAL_DELAY = 15.0
-    EXPONENT = 1.5
+    It keeps failed attempts per key for ``ttl`` seconds. When a key has ``threshold`` recent
+    attempts or more, every further attempt is refused, whatever its credentials, and the refusal
+    counts as one more attempt; the message says how long until the delay
+    ``initial_delay x (attempts + 1 - threshold) ^ exponent`` after the most recent attempt is over,
+    or "Please try again later." once it is (the key stays refused until its attempts age out).
+    """
 
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        threshold: int,
+        *,
+        ttl: float = 3600.0,
+        initial_delay: float = 15.0,
+        exponent: float = 1.5,
+        clock=time.time,
+    ) -> None:
+        self.threshold = threshold
+        self.ttl = ttl
+        self.initial_delay = initial_delay
+        self.exponent = exponent
+        self._clock = clock
+        self._attempts: dict[str, list[float]] = {}
 
-    def _recent(self, username: str, now: float) -> list[float]:
-        recent = [t for t in self._failures.get(username, []) if now - t < self.WINDOW]
-        self._failures[username] = recent
+    def _recent(self, key: str) -> list[float]:
+        now = self._clock()
+        recent = [t for t in self._attempts.get(key, []) if t > now - self.ttl]
+        self._attempts[key] = recent
         return recent
 
-    def wait_seconds(self, username: str) -> int:
-        """Seconds this username must still wait (0: it may try now)."""
-        if not self.enabled:
-            return 0
-        now = time.monotonic()
-        with self._lock:
-            recent = self._recent(username.lower(), now)
-            if len(recent) < self.THRESHOLD:
-                return 0
-            delay = self.INITIAL_DELAY * (len(recent) - self.THRESHOLD + 1) ** self.EXPONENT
-            remaining = delay - (now - recent[-1])
-        return math.ceil(remaining) if remaining > 0 else 0
+    def refusal(self, key: str) -> str | None:
+        """The "Too many attempts!" message when ``key`` is refused now, else None."""
+        recent = self._recent(key)
+        if len(recent) < self.threshold:
+            return None
+        delay = self.initial_delay * (len(recent) + 1 - self.threshold) ** self.exponent
+        remaining = recent[-1] + delay - self._clock()
+        if remaining > 0:
+            seconds = math.floor(remaining + 0.5)  # Clojure's round: half up
+            return f"Too many attempts! You must wait {seconds} seconds before trying again."
+        return "Too many attempts! Please try again later."
 
-    def failed(self, username: str) -> None:
+    def add_attempt(self, key: str) -> None:
+        self._recent(key).append(self._clock())
+
+
+class LoginThrottle:
+    """Metabase's login throttling (session/api.clj): ``with-throttling`` over a per-source-address
+    throttler (50 attempts) around a per-username throttler (10 attempts), an hour each.
+
+    A refused or failed login counts for both keys; a refusal by the address throttler counts for
+    the address only (the username throttler never ran). A successful login clears nothing. Both
+    report under ``errors.username``, with status 401. Usernames are keys as sent (not lower-cased).
+    """
+
+    USERNAME_THRESHOLD = 10
+    ADDRESS_THRESHOLD = 50
+
+    def __init__(self, enabled: bool = True, clock=time.time) -> None:
+        self.enabled = enabled
+        self.username = Throttler(self.USERNAME_THRESHOLD, clock=clock)
+        self.address = Throttler(self.ADDRESS_THRESHOLD, clock=clock)
+        self._lock = threading.Lock()
+
+    def refusal(self, address: str, username: str) -> str | None:
+        """Check before the login; a refusal is recorded as a failed attempt and returned."""
+        if not self.enabled:
+            return None
+        with self._lock:
+            message = self.address.refusal(address)
+            if message is None:
+                message = self.username.refusal(username)
+                if message is not None:
+                    self.username.add_attempt(username)
+            if message is not None:
+                self.address.add_attempt(address)
+            return message
+
+    def failed(self, address: str, username: str) -> None:
+        """A login that was let through and failed (wrong password, unknown or disabled user)."""
         if not self.enabled:
             return
         with self._lock:
-            self._recent(username.lower(), time.monotonic()).append(time.monotonic())
+            self.username.add_attempt(username)
+            self.address.add_attempt(address)
+
+
+def source_address(request: Request) -> str:
+    """Where a request comes from, as Metabase's ``request/ip-address`` sees it: the last entry of the
+    ``source-address-header`` (MB_SOURCE_ADDRESS_HEADER, default X-Forwarded-For) when present,
+    else the peer address."""
+    header = request.app.config.env.get("MB_SOURCE_ADDRESS_HEADER") or "X-Forwarded-For"
+    forwarded = request.header(header)
+    if forwarded and forwarded.strip():
+        return forwarded.split(",")[-1].strip()
+    return request.remote_addr or ""
 
 
 # -- API keys ----------------------------------------------------------------------------------

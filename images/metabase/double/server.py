@@ -233,6 +233,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 body,
                 self.server.app,
                 raw_path=url.path,
+                remote_addr=self.client_address[0] if self.client_address else "",
             )
             response = self._safe_handle(request)
         self._send(response, include_body=self.command != "HEAD")

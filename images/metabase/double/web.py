@@ -117,6 +117,7 @@ class Request:
     raw_path: str = ""  # the path as sent (trailing slash kept), for the request journal
     user: Any = None  # set by auth.authenticate()
     session_key: str | None = None  # the session id the request authenticated with, if any
+    remote_addr: str = ""  # the peer's address (auth.source_address() applies X-Forwarded-For)
     _parsed: Any = dataclasses.field(default=None, repr=False)
 
     def parse_body(self) -> Any:

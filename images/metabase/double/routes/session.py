@@ -5,7 +5,8 @@
 * ``POST /api/session/`` ``{"username", "password"}``: 200 ``{"id": <session>}`` (and the
   ``metabase.SESSION`` cookie); 401 ``{"errors":{"password":"did not match stored password"}}`` for
   a wrong password or an unknown user; 400 for a missing field; 401 ``errors._error`` for a
-  deactivated user; 401 ``errors.username`` "Too many attempts! ..." when throttled.
+  deactivated user; 401 ``errors.username`` "Too many attempts! ..." when throttled (10 failures
+  for a username or 50 from a source address within an hour; refusals count as failures).
 * ``DELETE /api/session/``: 204, the session of the request ends.
 """
 
@@ -49,19 +50,20 @@ def login(request: Request) -> Response:
     body = validate(request.json(), username=NON_BLANK, password=NON_BLANK)
     username, password = body["username"].strip(), body["password"]
     app = request.app
-    wait = app.throttle.wait_seconds(username)
-    if wait:
-        message = f"Too many attempts! You must wait {wait} seconds before trying again."
-        return Response.json({"errors": {"username": message}}, 401)
+    address = auth.source_address(request)
+    refused = app.throttle.refusal(address, body["username"])
+    if refused:
+        return Response.json({"errors": {"username": refused}}, 401)
     with app.db.transaction() as cur:
         user = auth.find_user_by_email(cur, username)
         if user is not None and user["type"] != "personal":
             user = None  # API-key users have no password and cannot log in
         matched = auth.verify_password(password, user["password_hash"] if user else _DUMMY_HASH)
         if user is None or not matched:
-            app.throttle.failed(username)
+            app.throttle.failed(address, body["username"])
             return Response.json({"errors": {"password": DID_NOT_MATCH}}, 401)
         if not user["is_active"]:
+            app.throttle.failed(address, body["username"])
             return Response.json({"errors": {"_error": DISABLED}}, 401)
         session_id = auth.create_session(cur, user["id"])
     response = Response.json({"id": session_id})

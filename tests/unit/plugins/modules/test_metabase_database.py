@@ -419,6 +419,17 @@ def test_wrong_admin_password(fake, run_module):
     assert fake.count() == 1
 
 
+def test_a_locked_out_admin_is_named_as_the_likely_cause(fake, run_module, clock):
+    for _ in range(10):
+        assert run_module(module, args(password="Wrong-admin-pw-1")).failed
+    outcome = run_module(module, args())
+    assert outcome.failed
+    assert outcome.msg.startswith("POST /api/session/ failed: HTTP 401: username: Too many attempts!")
+    assert "locked this username out" in outcome.msg
+    assert fake.count("POST", "/api/session/") == 11
+    assert fake.count("POST", "/api/database/") == 0
+
+
 def test_wrong_api_key(fake, run_module):
     outcome = run_module(module, args(auth={"url": URL, "api_key": "mb_wrong"}))
     assert outcome.failed

@@ -105,11 +105,23 @@ def test_setup_done_with_wrong_credentials(fake, run_module):
     assert outcome.msg == (
         "POST /api/session/ failed: HTTP 401: password: did not match stored password. Hint: Metabase setup is "
         "already done, and these admin credentials do not log in; use the credentials of the existing "
-        "administrator (this module never changes a password)."
+        "administrator (this module never changes a password); do not retry in a loop: Metabase locks a "
+        "username out after 10 failed logins within an hour."
     )
     assert outcome.result["status"] == 401
     assert outcome.result["changed"] is False
     assert "Not-the-pw-1" not in outcome.text()
+
+
+def test_repeated_wrong_passwords_lead_to_a_lockout_message(fake, run_module, clock):
+    outcomes = [run_module(module, dict(SETUP, password="Not-the-pw-1")) for _ in range(10)]
+    assert all("do not retry in a loop" in outcome.msg for outcome in outcomes)
+    locked = run_module(module, SETUP)  # the right password, now refused
+    assert locked.failed
+    assert "Too many attempts!" in locked.msg
+    assert "locked this username out" in locked.msg
+    assert "setup is already done" not in locked.msg
+    assert fake.count("POST", "/api/session/") == 11  # never retried within a run
 
 
 def test_setup_done_with_a_user_who_is_not_admin(fake, run_module):
