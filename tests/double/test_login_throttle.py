@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "images" / "metabase"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "images" / "metabase"))
 
 from double import auth
 
