@@ -293,16 +293,29 @@ def _scalar_text(value):
     return to_text(value)
 
 
+def _flat_errors(errors, prefix=""):
+    """Metabase's ``errors`` map, nested like the request body (``{"user": {"password": ...}}``), as
+    ``[(dotted key, text)]`` sorted by key."""
+    items = []
+    for key in sorted(errors, key=str):
+        name = "%s.%s" % (prefix, key) if prefix else to_text(key)
+        value = errors[key]
+        if isinstance(value, dict) and value:
+            items.extend(_flat_errors(value, name))
+        else:
+            items.append((name, _scalar_text(value)))
+    return items
+
+
 def _errors_text(errors):
-    """``errors`` of a Metabase answer as text, and as a flat field -> text map."""
+    """``errors`` of a Metabase answer as text, and as a flat dotted-key -> text map."""
     if isinstance(errors, str):
         return errors.strip(), {}
     if not isinstance(errors, dict):
         return "", {}
     error_map, items = {}, []
-    for key in sorted(errors, key=str):
-        value = _scalar_text(errors[key])
-        error_map[to_text(key)] = value
+    for key, value in _flat_errors(errors):
+        error_map[key] = value
         items.append(value if key == "_error" else "%s: %s" % (key, value))
     return "; ".join(items), error_map
 

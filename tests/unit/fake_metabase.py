@@ -209,6 +209,7 @@ class FakeMetabase:
             return _text(503, "Metabase is still initializing. Please sit tight...")
         public = {
             ("GET", "/api/session/properties/"): self._properties,
+            ("POST", "/api/session/password-check/"): self._password_check,
             ("POST", "/api/setup/"): self._setup,
             ("POST", "/api/session/"): self._login,
         }
@@ -278,12 +279,12 @@ class FakeMetabase:
             return _json(400, {"errors": {"token": "Token does not match the setup token."}})
         user = body.get("user") or {}
         password = user.get("password") or ""
-        if password.lower() in COMMON_PASSWORDS or len(password) < 6 or not re.search(r"\d", password):
+        if not self.password_ok(password):
             return _json(
                 400,
                 {
-                    "errors": {"password": "password is too common."},
-                    "specific-errors": {"password": ["password is too common."]},
+                    "errors": {"user": {"password": "password is too common."}},
+                    "specific-errors": {"user": {"password": ["valid password that is not too common"]}},
                 },
             )
         if not (body.get("prefs") or {}).get("site_name"):
@@ -291,6 +292,24 @@ class FakeMetabase:
         self._add_user(user["email"], password, True, user.get("first_name"), user.get("last_name"))
         self.site_name = body["prefs"]["site_name"]
         return self._new_session(user["email"])
+
+    @staticmethod
+    def password_ok(password):
+        return not (password.lower() in COMMON_PASSWORDS or len(password) < 6 or not re.search(r"\d", password))
+
+    def _password_check(self, req):
+        """session/api.clj: ms/ValidPassword, the rule setup applies; no auth."""
+        body = req.body if isinstance(req.body, dict) else {}
+        password = body.get("password")
+        if not isinstance(password, str) or not self.password_ok(password):
+            return _json(
+                400,
+                {
+                    "errors": {"password": "password is too common."},
+                    "specific-errors": {"password": ["valid password that is not too common"]},
+                },
+            )
+        return _json(200, {"valid": True})
 
     def _login(self, req):
         body = req.body if isinstance(req.body, dict) else {}

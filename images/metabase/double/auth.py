@@ -48,21 +48,22 @@ _KEY_SCRYPT_N = 2**12
 
 TOO_COMMON = "password is too common."
 
-# The head of the common-password list Metabase checks (its full list has 10 000 entries).
-COMMON_PASSWORDS = frozenset(
+
+def _common_passwords() -> frozenset[str]:
+    """Metabase's common-password list (resources/common_passwords.txt, read by util/password.clj).
+
+    Metabase's file is Dropbox zxcvbn's password list, most frequent first, keeping the passwords of
+    6 characters or more with a digit (those that pass the default complexity). zxcvbn's Python port
+    (Debian's python3-zxcvbn, or zxcvbn on PyPI) ships that list cut at its 30 000 most frequent
+    entries; the same filter gives the first 10 706 lines of Metabase's file, in the same order. The
+    ~1 900 rarer lines at the end of Metabase's file (from zxcvbn's uncut data) are missing here.
     """
-    123456 password 12345678 qwerty 123456789 12345 1234 111111 1234567 dragon 123123 baseball
-    abc123 football monkey letmein 696969 shadow master 666666 qwertyuiop 123321 mustang 1234567890
-    michael 654321 superman 1qaz2wsx 7777777 121212 000000 qazwsx 123qwe killer trustno1 jordan
-    jennifer zxcvbnm asdfgh hunter buster soccer harley batman andrew tigger sunshine iloveyou
-    2000 charlie robert thomas hockey ranger daniel starwars klaster 112233 george computer michelle
-    jessica pepper 1111 zxcvbn 555555 11111111 131313 freedom 777777 pass maggie 159753 aaaaaa ginger
-    princess joshua cheese amanda summer love ashley nicole chelsea biteme matthew access yankees
-    987654321 dallas austin thunder taylor matrix password1 password12 password123 admin admin1
-    admin123 metabase metabase1 welcome welcome1 qwerty1 qwerty123 abc12345 test123 changeme
-    passw0rd p@ssw0rd letmein1 secret secret1 iloveyou1 monkey1 dragon1 1q2w3e4r 1q2w3e4r5t
-    """.split()
-)
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # noqa: PLC0415 - a large module, loaded once
+
+    return frozenset(word for word in FREQUENCY_LISTS["passwords"] if len(word) >= 6 and any(c.isdigit() for c in word))
+
+
+COMMON_PASSWORDS = _common_passwords()
 
 
 # -- passwords ---------------------------------------------------------------------------------
@@ -96,31 +97,33 @@ def verify_password(password: str, stored: str | None) -> bool:
 
 
 def password_complexity(env: Mapping[str, str]) -> dict:
-    """The rules of MB_PASSWORD_COMPLEXITY (weak|normal|strong) and MB_PASSWORD_LENGTH."""
-    level = (env.get("MB_PASSWORD_COMPLEXITY") or "normal").strip().lower()
+    """The rules of MB_PASSWORD_COMPLEXITY (weak|normal|strong) and MB_PASSWORD_LENGTH, as
+    util/password.clj's ``active-password-complexity``: MB_PASSWORD_LENGTH replaces the minimum length."""
     rules = {"weak": {"total": 6}, "strong": {"total": 8, "lower": 2, "upper": 2, "digit": 1, "special": 1}}.get(
-        level, {"total": 6, "digit": 1}
+        _complexity_level(env), {"total": 6, "digit": 1}
     )
     length = (env.get("MB_PASSWORD_LENGTH") or "").strip()
     if length.isdigit():
-        rules = {**rules, "total": max(rules["total"], int(length))}
+        rules = {**rules, "total": int(length)}
     return rules
 
 
+def _complexity_level(env: Mapping[str, str]) -> str:
+    return (env.get("MB_PASSWORD_COMPLEXITY") or "normal").strip().lower()
+
+
 def password_ok(password: object, env: Mapping[str, str]) -> bool:
-    """Whether Metabase accepts ``password``: complex enough and not a common password."""
-    if not isinstance(password, str):
+    """Whether Metabase accepts ``password`` (util/password.clj ``is-valid?``): complex enough, and,
+    unless the complexity is ``weak``, not on the common-password list (compared in lower case)."""
+    if not isinstance(password, str) or not password.strip():
         return False
-    counts = {
-        "total": len(password),
-        "lower": sum(c.islower() for c in password),
-        "upper": sum(c.isupper() for c in password),
-        "digit": sum(c.isdigit() for c in password),
-        "special": sum(not c.isalnum() for c in password),
-    }
+    counts = {"total": len(password), "lower": 0, "upper": 0, "digit": 0, "special": 0}
+    for char in password:  # Java's Character/isLowerCase, isUpperCase, isDigit; anything else is special
+        kind = "lower" if char.islower() else "upper" if char.isupper() else "digit" if char.isdigit() else "special"
+        counts[kind] += 1
     if any(counts[kind] < minimum for kind, minimum in password_complexity(env).items()):
         return False
-    return password.lower() not in COMMON_PASSWORDS
+    return _complexity_level(env) == "weak" or password.lower() not in COMMON_PASSWORDS
 
 
 # -- users -------------------------------------------------------------------------------------

@@ -8,13 +8,16 @@
   deactivated user; 401 ``errors.username`` "Too many attempts! ..." when throttled (10 failures
   for a username or 50 from a source address within an hour; refusals count as failures).
 * ``DELETE /api/session/``: 204, the session of the request ends.
+* ``POST /api/session/password-check`` ``{"password"}`` (no auth): 200 ``{"valid": true}`` when the
+  password passes ``ms/ValidPassword`` (the rules setup applies), else 400 ``errors.password``
+  "password is too common.".
 """
 
 from __future__ import annotations
 
 from double import METABASE_VERSION, appdb, auth, settings
-from double.validation import NON_BLANK, validate
-from double.web import Request, Response, Router
+from double.validation import NON_BLANK, error_response, validate
+from double.web import HTTPError, Request, Response, Router
 
 DID_NOT_MATCH = "did not match stored password"
 DISABLED = "Your account is disabled."
@@ -26,6 +29,7 @@ def register(router: Router) -> None:
     router.route("GET", "/api/session/properties")(properties)
     router.route("POST", "/api/session")(login)
     router.route("DELETE", "/api/session")(logout)
+    router.route("POST", "/api/session/password-check")(password_check)
 
 
 def properties(request: Request) -> Response:
@@ -77,3 +81,11 @@ def logout(request: Request) -> Response:
         with request.app.db.transaction() as cur:
             auth.delete_session(cur, request.session_key)
     return Response.empty(204)
+
+
+def password_check(request: Request) -> Response:
+    body = request.json()
+    password = body.get("password") if isinstance(body, dict) else None
+    if not auth.password_ok(password, request.app.config.env):
+        raise HTTPError(error_response({"password": auth.TOO_COMMON}))
+    return Response.json({"valid": True})

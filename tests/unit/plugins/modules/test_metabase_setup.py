@@ -28,10 +28,12 @@ def test_setup_needed_posts_the_setup(fake_factory, run_module):
     assert outcome.result["metabase_version"] == "v0.56.3"
     assert [(r.method, r.path) for r in fake.requests] == [
         ("GET", "/api/session/properties"),
+        ("POST", "/api/session/password-check"),
         ("POST", "/api/setup/"),
         ("DELETE", "/api/session/"),  # setup logged the new admin in: that session is ended
     ]
-    assert fake.requests[1].body == {
+    assert fake.requests[1].body == {"password": ADMIN_PASSWORD}
+    assert fake.requests[2].body == {
         "token": SETUP_TOKEN,
         "user": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "first_name": "Ada", "last_name": "Admin"},
         "prefs": {"site_name": "Cronicorn monitoring", "site_locale": "en"},
@@ -134,13 +136,36 @@ def test_setup_done_with_a_user_who_is_not_admin(fake, run_module):
     )
 
 
-def test_weak_password_is_refused(fake_factory, run_module):
+PASSWORD_REFUSED = (
+    "Metabase refuses this admin password (password is too common.), so setup would fail; nothing was set up. "
+    "Hint: Metabase refuses the passwords on its list of about 12,000 common passwords"
+)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_refused_password_fails_before_setup(fake_factory, run_module, check_mode):
     fake = fake_factory(setup_done=False)
+    outcome = run_module(module, dict(SETUP, password="password1"), check_mode=check_mode)
+    assert outcome.failed
+    assert outcome.msg.startswith(PASSWORD_REFUSED)
+    assert "MB_PASSWORD_COMPLEXITY" in outcome.msg
+    assert "password1" not in outcome.msg
+    assert outcome.result["changed"] is False
+    assert outcome.result["setup_performed"] is False
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/api/session/properties"),
+        ("POST", "/api/session/password-check"),
+    ]
+    assert not fake.has_user_setup
+
+
+def test_without_the_password_check_setup_itself_refuses(fake_factory, run_module):
+    """A Metabase without /api/session/password-check (404): setup's own 400, nested like its body."""
+    fake = fake_factory(setup_done=False)
+    fake.fail_next(404, "API endpoint does not exist.", path="/api/session/password-check")
     outcome = run_module(module, dict(SETUP, password="password1"))
     assert outcome.failed
-    assert outcome.msg.startswith("POST /api/setup/ failed: HTTP 400: password: password is too common. Hint: ")
-    assert "MB_PASSWORD_COMPLEXITY" in outcome.msg
-    assert outcome.result["changed"] is False  # Metabase refused it: nothing changed
+    assert outcome.msg.startswith("POST /api/setup/ failed: HTTP 400: user.password: password is too common. Hint: ")
     assert outcome.result["setup_performed"] is False
     assert not fake.has_user_setup
 
@@ -180,6 +205,7 @@ def test_not_ready_then_ready(fake_factory, run_module, clock):
         ("GET", "/api/health"),  # 503
         ("GET", "/api/health"),  # ok
         ("GET", "/api/session/properties"),
+        ("POST", "/api/session/password-check"),
         ("POST", "/api/setup/"),
         ("DELETE", "/api/session/"),
     ]
