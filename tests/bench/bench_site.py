@@ -35,7 +35,7 @@ import docker.errors
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from ansible_runs import recaps  # noqa: E402 - the PLAY RECAP reader of the integration tests
+from ansible_runs import succeeded  # noqa: E402 - the PLAY RECAP reader of the integration tests
 
 CONTAINERS = ["cronicorn-metabase", "cronicorn-postgres"]  # roles' defaults; inventory/dev keeps them
 VOLUMES = ["cronicorn-postgres-data"]
@@ -94,10 +94,11 @@ def site() -> dict:
     started = time.monotonic()
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
-    counts = recaps(run.stdout).get("localhost")
-    if run.returncode != 0 or counts is None:
+    try:
+        counts = succeeded(run.returncode, run.stdout, ("localhost",))["localhost"]
+    except AssertionError:
         sys.stderr.write(run.stdout[-5000:] + run.stderr[-2000:])
-        raise SystemExit(f"site.yml failed (exit {run.returncode})")
+        raise SystemExit(f"site.yml failed (exit {run.returncode})") from None
     section = ROLES_RECAP.search(run.stdout)
     if section is None:
         raise SystemExit("no ROLES RECAP in the output (is ansible.posix.profile_roles available?)")
