@@ -41,7 +41,8 @@ CONTAINERS = ["cronicorn-metabase", "cronicorn-postgres"]  # roles' defaults; in
 VOLUMES = ["cronicorn-postgres-data"]
 NETWORKS = ["cronicorn-monitoring"]
 RERUN_GOAL_S = 20.0
-DEV_DSN = "host=127.0.0.1 port=5432 dbname=db user=user password=dev-only-postgres-password"  # inventory/dev
+DEV_DSN = "host=127.0.0.1 port=5432 dbname=db user=user"  # inventory/dev; its password goes in PGPASSWORD
+DEV_PASSWORD = "dev-only-postgres-password"
 ROLES_RECAP = re.compile(r"^ROLES RECAP .*?^=+ *$(.*?)^~+", re.MULTILINE | re.DOTALL)
 ROLE_LINE = re.compile(r"^([\w.]+) -+ ([0-9.]+)s *$", re.MULTILINE)
 
@@ -118,6 +119,7 @@ def seed(runs: int) -> None:
             DEV_DSN,
         ],
         check=True,
+        env={**os.environ, "PGPASSWORD": DEV_PASSWORD},
         stdout=subprocess.DEVNULL,
     )
 
