@@ -117,7 +117,12 @@ bench: venv-dev docker images ## Benchmarks: the views at 100k/1M runs, site.yml
 clean: ## Remove build output and caches (keeps the virtualenv and the images)
 	rm -rf build .tmp .pytest_cache .ruff_cache
 
+# The dev database of inventory/dev. The password reaches seed.py in its environment (PGPASSWORD), never on a
+# command line, where every user of the machine sees it (ps).
+SEED_DSN ?= host=127.0.0.1 port=5432 dbname=db user=user
+SEED_PASSWORD ?= dev-only-postgres-password
+
 .PHONY: seed
+seed: export PGPASSWORD = $(SEED_PASSWORD)
 seed: venv-dev ## Dev only: create Cronicorn's schema and seed data in the dev database, as the application would
-	$(BIN)/python tests/fixtures/cronicorn/seed.py --load-schema --runs $${RUNS:-3000} \
-	  --dsn "host=127.0.0.1 port=5432 dbname=db user=user password=dev-only-postgres-password"
+	$(BIN)/python tests/fixtures/cronicorn/seed.py --load-schema --runs $${RUNS:-3000} --dsn "$(SEED_DSN)"

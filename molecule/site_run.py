@@ -16,9 +16,9 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The PLAY RECAP reader of the integration tests.
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from ansible_runs import recap, recaps  # noqa: E402
+from ansible_runs import recap, recaps, succeeded  # noqa: E402
 
-__all__ = ["changed", "playbook", "recap", "recaps", "site"]
+__all__ = ["changed", "playbook", "recap", "recaps", "site", "succeeded"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 OFFLINE_IMAGES = ("-e", "@playbooks/vars/images-offline.yml")
@@ -54,6 +54,7 @@ def playbook(path: str, *args: str, inventory: str = "inventory/dev", vault_pass
     return run
 
 
-def changed(output: str, host: str = "localhost") -> int:
-    """The changed count of ``host``'s PLAY RECAP line."""
-    return recap(output, host)["changed"]
+def changed(run: subprocess.CompletedProcess, host: str = "localhost") -> int:
+    """The changed count of ``host``'s PLAY RECAP line, of a run that succeeded (an assertion error for a
+    run that failed: a failed write reports changed=0 too)."""
+    return succeeded(run.returncode, run.stdout, (host,))[host]["changed"]

@@ -1,44 +1,63 @@
 """Add up the JUnit reports of one `make test` run and print one closing line.
 
-Exit status 1 when any test failed or errored, when no test ran at all, or, under CI=true, when any test
-was skipped (a skipped test in CI hides a missing prerequisite).
+Exit status 1 when a report that the run must have written is missing (``--expect unit,integration,...``:
+a stage that wrote no report did not run its tests, whatever its exit status said), when any test failed
+or errored, when a report holds no test, or, under CI=true, when any test was skipped (a skipped test in
+CI hides a missing prerequisite).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import pathlib
 import sys
 import xml.etree.ElementTree as ET
 
+#: The reports of `make test`: make unit, make integration, make molecule (both scenarios).
+EXPECTED = ("unit", "integration", "molecule-dev", "molecule-production")
+KEYS = ("tests", "failures", "errors", "skipped")
 
-def main(report_dir: str) -> int:
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    reports = sorted(pathlib.Path(report_dir).glob("*.xml"))
-    for report in reports:
-        root = ET.parse(report).getroot()  # noqa: S314 - reports written by this run's own pytest
+
+def main(report_dir: str, expected: tuple[str, ...] = EXPECTED) -> int:
+    directory = pathlib.Path(report_dir)
+    totals = dict.fromkeys(KEYS, 0)
+    problems = []
+    for name in expected:
+        if not (directory / f"{name}.xml").is_file():
+            problems.append(f"missing report {name}.xml in {directory}: that stage did not run its tests")
+    for report in sorted(directory.glob("*.xml")):
+        try:
+            root = ET.parse(report).getroot()  # noqa: S314 - reports written by this run's own pytest
+        except ET.ParseError as exc:
+            problems.append(f"{report.name} is not a JUnit report: {exc}")
+            continue
         suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-        for suite in suites:
-            for key in totals:
-                totals[key] += int(suite.get(key, 0))
-        print(f"  {report.name}: " + ", ".join(f"{k}={v}" for k, v in _suite_counts(suites).items()))
+        counts = {key: sum(int(s.get(key, 0)) for s in suites) for key in KEYS}
+        for key in KEYS:
+            totals[key] += counts[key]
+        print(f"  {report.name}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+        if counts["tests"] == 0:
+            problems.append(f"{report.name} holds no test")
     failed = totals["failures"] + totals["errors"]
     passed = totals["tests"] - failed - totals["skipped"]
     print(f"summary: {passed} passed, {failed} failed, {totals['skipped']} skipped")
-    if not reports or totals["tests"] == 0:
-        print("no test ran", file=sys.stderr)
-        return 1
     if failed:
-        return 1
+        problems.append(f"{failed} test(s) failed")
     if os.environ.get("CI") == "true" and totals["skipped"]:
-        print("tests were skipped under CI=true", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _suite_counts(suites: list[ET.Element]) -> dict[str, int]:
-    return {key: sum(int(s.get(key, 0)) for s in suites) for key in ("tests", "failures", "errors", "skipped")}
+        problems.append("tests were skipped under CI=true")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ".tmp/reports"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("report_dir", nargs="?", default=".tmp/reports")
+    parser.add_argument(
+        "--expect",
+        default=",".join(EXPECTED),
+        help="comma-separated report names (without .xml) that must be there (default: %(default)s)",
+    )
+    arguments = parser.parse_args()
+    sys.exit(main(arguments.report_dir, tuple(name for name in arguments.expect.split(",") if name)))

@@ -35,13 +35,14 @@ import docker.errors
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from ansible_runs import recaps  # noqa: E402 - the PLAY RECAP reader of the integration tests
+from ansible_runs import succeeded  # noqa: E402 - the PLAY RECAP reader of the integration tests
 
 CONTAINERS = ["cronicorn-metabase", "cronicorn-postgres"]  # roles' defaults; inventory/dev keeps them
 VOLUMES = ["cronicorn-postgres-data"]
 NETWORKS = ["cronicorn-monitoring"]
 RERUN_GOAL_S = 20.0
-DEV_DSN = "host=127.0.0.1 port=5432 dbname=db user=user password=dev-only-postgres-password"  # inventory/dev
+DEV_DSN = "host=127.0.0.1 port=5432 dbname=db user=user"  # inventory/dev; its password goes in PGPASSWORD
+DEV_PASSWORD = "dev-only-postgres-password"
 ROLES_RECAP = re.compile(r"^ROLES RECAP .*?^=+ *$(.*?)^~+", re.MULTILINE | re.DOTALL)
 ROLE_LINE = re.compile(r"^([\w.]+) -+ ([0-9.]+)s *$", re.MULTILINE)
 
@@ -94,10 +95,11 @@ def site() -> dict:
     started = time.monotonic()
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
-    counts = recaps(run.stdout).get("localhost")
-    if run.returncode != 0 or counts is None:
+    try:
+        counts = succeeded(run.returncode, run.stdout, ("localhost",))["localhost"]
+    except AssertionError:
         sys.stderr.write(run.stdout[-5000:] + run.stderr[-2000:])
-        raise SystemExit(f"site.yml failed (exit {run.returncode})")
+        raise SystemExit(f"site.yml failed (exit {run.returncode})") from None
     section = ROLES_RECAP.search(run.stdout)
     if section is None:
         raise SystemExit("no ROLES RECAP in the output (is ansible.posix.profile_roles available?)")
@@ -117,6 +119,7 @@ def seed(runs: int) -> None:
             DEV_DSN,
         ],
         check=True,
+        env={**os.environ, "PGPASSWORD": DEV_PASSWORD},
         stdout=subprocess.DEVNULL,
     )
 

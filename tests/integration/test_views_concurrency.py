@@ -35,7 +35,9 @@ def deployed(pg_server):
 
 
 class Readers:
-    """Sessions that query a view in a loop and record every error and the result type they saw."""
+    """Sessions that query a view in a loop and record every error, and what each session saw in order:
+    (result type of the second column, first column), so a test can show that the sessions saw the old
+    definition and then the new one, i.e. that they were querying while it was replaced."""
 
     def __init__(self, db, query):
         self.db, self.query = db, query
@@ -43,20 +45,24 @@ class Readers:
         self.errors: list[str] = []
         self.queries = 0
         self.type_codes: set[int] = set()
+        self.sequences: list[list[tuple[int, object]]] = []
         self.slowest = 0.0
         self.threads = [threading.Thread(target=self._loop, daemon=True) for _reader in range(READERS)]
 
     def _loop(self):
         conn = self.db.connect()
         conn.autocommit = True
+        seen: list[tuple[int, object]] = []
+        self.sequences.append(seen)
         try:
             with conn.cursor() as cur:
                 while not self.stop.is_set():
                     started = time.monotonic()
                     try:
                         cur.execute(self.query)
-                        cur.fetchall()
+                        row = cur.fetchall()[0]
                         self.type_codes.add(cur.description[1].type_code)
+                        seen.append((cur.description[1].type_code, row[0]))
                         self.queries += 1
                     except psycopg2.Error as exc:
                         self.errors.append(f"{type(exc).__name__}: {exc}".strip())
@@ -69,6 +75,10 @@ class Readers:
             thread.start()
         time.sleep(0.3)
         return self
+
+    def changes(self) -> list[list[tuple[int, object]]]:
+        """Per session, the distinct answers in the order it saw them (repeats collapsed)."""
+        return [[answer for i, answer in enumerate(seq) if i == 0 or seq[i - 1] != answer] for seq in self.sequences]
 
     def __exit__(self, *exc):
         time.sleep(0.3)
@@ -109,6 +119,13 @@ def test_body_change_is_replaced_without_errors(deployed):
     assert run.returncode == 0 and run.changed == 1, str(run)
     assert readers.errors == []
     assert readers.queries > 20
+    # Evidence of overlap: every session answered from the drifted body (7 jobs) and then, without an
+    # error in between, from the restored one; none went back.
+    changes = readers.changes()
+    assert len(changes) == READERS
+    for answers in changes:
+        counts = [count for _type, count in answers]
+        assert len(counts) == 2 and counts[0] == 7 and counts[1] > 7, changes
     conn = db.connect()
     try:
         with conn.cursor() as cur:
@@ -166,6 +183,9 @@ def test_result_type_change_replaces_view_atomically(deployed):
     assert readers.slowest >= 0.9, "readers did not queue behind the replacement"
     numeric, int8 = 1700, 20
     assert readers.type_codes == {numeric, int8}, "readers saw the old and then the new definition"
+    # Every session saw the old result type, then the new one, and never the old one again.
+    for answers in readers.changes():
+        assert [type_code for type_code, _count in answers] == [numeric, int8], readers.changes()
     assert readers.queries > 20
     print(
         f"\n{readers.queries} queries by {READERS} sessions during the replacement, 0 errors; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from urllib.error import HTTPError, URLError
+from urllib.error import URLError
 
 import pytest
 import yaml
@@ -566,62 +566,8 @@ def test_list_databases_rejects_other_answers(fake):
         key_client().list_databases()
 
 
-# -- the urls transport (open_url replaced: no sockets) -------------------------------------------
-
-
-class _Response:
-    def __init__(self, status, body):
-        self.status, self.body, self.closed = status, body, False
-
-    def getcode(self):
-        return self.status
-
-    def read(self):
-        return self.body
-
-    def close(self):
-        self.closed = True
-
-
-def test_urls_transport_success(monkeypatch):
-    seen = {}
-
-    def open_url(url, **kwargs):
-        seen.update(kwargs, url=url)
-        return _Response(200, b'{"status": "ok"}')
-
-    monkeypatch.setattr(mb, "open_url", open_url)
-    status, body = mb.urls_transport(
-        "GET",
-        URL + "/api/health",
-        headers={"X-API-Key": API_KEY},
-        data=None,
-        timeout=5,
-        validate_certs=False,
-        ca_path="/etc/ssl/proxy.pem",
-    )
-    assert (status, body) == (200, b'{"status": "ok"}')
-    assert seen["method"] == "GET"
-    assert seen["timeout"] == 5
-    assert seen["validate_certs"] is False
-    assert seen["ca_path"] == "/etc/ssl/proxy.pem"
-    assert seen["follow_redirects"] == "safe"
-    assert set(seen["unredirected_headers"]) == {"X-API-Key", "X-Metabase-Session"}
-
-
-def test_urls_transport_returns_http_errors_as_answers(monkeypatch):
-    class FakeFp:
-        def read(self):
-            return b"Unauthenticated"
-
-        def close(self):
-            pass
-
-    def open_url(url, **kwargs):
-        raise HTTPError(url, 401, "Unauthorized", {}, FakeFp())
-
-    monkeypatch.setattr(mb, "open_url", open_url)
-    assert mb.urls_transport("GET", URL + "/api/user/current") == (401, b"Unauthenticated")
+# -- the urls transport's error mapping (open_url replaced: no sockets; real servers in
+# test_metabase_transport.py) ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
