@@ -53,8 +53,11 @@ notes:
     a missing schema or owner is reported as a change, not as an error.
   - O(login_user) must be a superuser or a member of O(owner), so that it can give the objects to O(owner).
   - O(login_password) is never returned or logged; no other option holds a secret.
+  - One run at a time per schema and database. A run takes a transaction-scoped advisory lock first; a second
+    run waits for it at most O(lock_timeout) and then fails saying that another run is deploying the schema.
   - Function arguments and column types are compared after PostgreSQL resolves them, so C(int) and
-    C(integer) are the same. Arguments are written C(name type), separated by commas (types containing
+    C(integer) are the same. Argument names are compared as written, unquoted; names that are SQL keywords
+    (C(from), C(user), C(limit)) are fine. Arguments are written C(name type), separated by commas (types containing
     commas, such as C(numeric(10,2)), are not supported in O(functions[].arguments)).
 seealso:
   - module: community.postgresql.postgresql_query
@@ -82,21 +85,36 @@ options:
     required: true
     aliases: [db]
   ssl_mode:
-    description: libpq C(sslmode) of the connection.
+    description:
+      - libpq C(sslmode) of the connection.
+      - V(verify-ca) and V(verify-full) need O(ca_cert); without it the module fails before connecting.
     type: str
     default: prefer
     choices: [disable, allow, prefer, require, verify-ca, verify-full]
+  ca_cert:
+    description:
+      - File of the certificate(s) of the authority that signed the server's certificate (libpq
+        C(sslrootcert)), or V(system) for the system's trusted roots (libpq 16 or later).
+      - Needed for O(ssl_mode=verify-ca) and O(ssl_mode=verify-full).
+    type: str
+    aliases: [ssl_rootcert]
   connect_timeout:
     description: Seconds to wait for the connection.
     type: int
     default: 10
   lock_timeout:
     description:
-      - PostgreSQL C(lock_timeout) of the transaction that applies changes, for example V(10s).
+      - PostgreSQL C(lock_timeout) of the module's transaction, for example V(10s). It is set before anything
+        else, so it also bounds the wait for another run deploying the same schema (see notes).
       - Replacing a view waits for queries that read it; the run fails after this time instead of
         queueing every new reader of the view behind it.
     type: str
     default: 10s
+  statement_timeout:
+    description:
+      - PostgreSQL C(statement_timeout) of the module's transaction, for example V(5min); V(0) disables it.
+    type: str
+    default: 5min
   schema:
     description: Schema that holds the managed objects.
     type: str
@@ -272,13 +290,14 @@ except ImportError:
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMP_ERR = traceback.format_exc()
 else:
+    import psycopg2.errors
+
     HAS_PSYCOPG2 = True
 
 VOLATILITY = {"immutable": "i", "stable": "s", "volatile": "v"}
 PARALLEL = {"safe": "s", "restricted": "r", "unsafe": "u"}
 VOLATILITY_SQL = {"i": "IMMUTABLE", "s": "STABLE", "v": "VOLATILE"}
 PARALLEL_SQL = {"s": "SAFE", "r": "RESTRICTED", "u": "UNSAFE"}
-_SIMPLE_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -293,11 +312,6 @@ def quote_ident(name):
 
 def qualified(schema, name):
     return "%s.%s" % (quote_ident(schema), quote_ident(name))
-
-
-def display_ident(name):
-    """How PostgreSQL prints an identifier in its catalog functions: quoted only when needed."""
-    return name if _SIMPLE_IDENT.match(name) else quote_ident(name)
 
 
 def split_arguments(arguments):
@@ -352,7 +366,7 @@ def desired_function(spec, types):
         columns = [(str(col[0]), types[str(col[1])]) for col in spec["columns"]]
     return {
         "name": spec["name"],
-        "identity": ", ".join("%s %s" % (display_ident(n), t) for n, t in args),
+        "identity": input_identity(args),
         "arguments": args,
         "returns": None if columns else types[spec["returns"]],
         "columns": columns,
@@ -363,6 +377,15 @@ def desired_function(spec, types):
         "settings": dict((k, normalize_setting(v)) for k, v in (spec.get("settings") or {}).items()),
         "body": spec["body"],
     }
+
+
+def input_identity(arguments):
+    """The key of a function's input arguments: ``name type`` pairs, names unquoted, as written.
+
+    The catalog side is built from proargnames and proargtypes, never from the text of
+    pg_get_function_identity_arguments(), which quotes names that are keywords (``"from" integer``).
+    """
+    return ", ".join("%s %s" % (name, typ) for name, typ in arguments)
 
 
 def function_signature(schema, fn):
@@ -821,7 +844,13 @@ def validate(params):
 # ---------------------------------------------------------------------------------------------------
 
 FUNCTIONS_SQL = """
-SELECT p.oid, p.proname, pg_get_function_identity_arguments(p.oid), l.lanname, p.provolatile, p.proparallel,
+SELECT p.oid, p.proname,
+       (SELECT array_agg(ARRAY[coalesce(a.name, ''), format_type(a.typ, NULL)] ORDER BY a.ord)
+          FROM unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]),
+                      coalesce(p.proargmodes, array_fill('i'::"char", ARRAY[p.pronargs::int])),
+                      p.proargnames) WITH ORDINALITY AS a(typ, mode, name, ord)
+         WHERE a.mode IN ('i', 'b', 'v')),
+       l.lanname, p.provolatile, p.proparallel,
        p.prosecdef, p.proisstrict, p.proconfig, p.prosrc, pg_get_userbyid(p.proowner), p.proretset,
        format_type(p.prorettype, NULL),
        (SELECT array_agg(ARRAY[a.name, format_type(a.typ, NULL)] ORDER BY a.ord)
@@ -927,6 +956,7 @@ def read_state(cursor, params):
             definition,
             input_types,
         ) = row
+        identity = input_identity((arg[0], arg[1]) for arg in identity or [])
         state["functions"][(name, identity)] = {
             "oid": int(oid),
             "identity_args_sql": input_types or "",
@@ -1000,7 +1030,42 @@ def _connect(params):
     }
     if params["login_password"]:
         kwargs["password"] = params["login_password"]
+    if params["ca_cert"]:
+        kwargs["sslrootcert"] = params["ca_cert"]
     return psycopg2.connect(**kwargs)
+
+
+def connection_problem(params):
+    """Why the connection parameters cannot work, or None (checked before connecting)."""
+    if params["ssl_mode"] in ("verify-ca", "verify-full") and not params["ca_cert"]:
+        return (
+            "ssl_mode=%s needs ca_cert: the file of the certificate authority that signed the server's "
+            "certificate (or ca_cert=system for the system's trusted roots)" % params["ssl_mode"]
+        )
+    return None
+
+
+def start_transaction(cursor, params):
+    """Bound every wait of the transaction first, then take the schema's advisory lock.
+
+    Returns None, or a message when another run holds the lock longer than lock_timeout.
+    """
+    cursor.execute(
+        "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+        (params["lock_timeout"], params["statement_timeout"]),
+    )
+    # One deployment at a time per schema (an advisory lock writes nothing).
+    try:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("cronicorn.monitoring:" + params["schema"],)
+        )
+    except (psycopg2.errors.LockNotAvailable, psycopg2.errors.QueryCanceled):
+        return (
+            "another run is deploying schema %s in database %s (it holds the advisory lock); gave up after "
+            "lock_timeout=%s. Run again when it has finished; pg_locks shows the session (locktype advisory)."
+            % (params["schema"], params["login_db"], params["lock_timeout"])
+        )
+    return None
 
 
 def _pg_message(exc):
@@ -1038,8 +1103,10 @@ def argument_spec():
             default="prefer",
             choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
         ),
+        ca_cert=dict(type="str", aliases=["ssl_rootcert"]),
         connect_timeout=dict(type="int", default=10),
         lock_timeout=dict(type="str", default="10s"),
+        statement_timeout=dict(type="str", default="5min"),
         schema=dict(type="str", required=True),
         owner=dict(type="str", required=True),
         functions=dict(type="list", elements="dict", default=[], options=function_spec),
@@ -1056,7 +1123,6 @@ def apply_plan(cursor, params, types, plan, *, result, progress):
     """Execute the plan, then read the catalog again in the same transaction and apply what is still
     missing: privileges that default privileges (ALTER DEFAULT PRIVILEGES of the login role) gave the
     new objects are removed at once, so that the next run has nothing left to change."""
-    cursor.execute("SELECT set_config('lock_timeout', %s, true)", (params["lock_timeout"],))
     for _round in range(3):
         for statement in plan.statements:
             progress["step"] = statement.splitlines()[0]
@@ -1075,7 +1141,7 @@ def run_module():
     if not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMP_ERR)
     params = module.params
-    problem = validate(params)
+    problem = validate(params) or connection_problem(params)
     if problem:
         module.fail_json(msg=problem)
     result = dict(changed=False, actions=[], queries=[], skipped_readers=[])
@@ -1087,10 +1153,12 @@ def run_module():
     try:
         conn.autocommit = False
         cursor = conn.cursor()
-        # One deployment at a time per schema (an advisory lock writes nothing).
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("cronicorn.monitoring:" + params["schema"],)
-        )
+        progress["step"] = "waiting for the schema's advisory lock"
+        busy = start_transaction(cursor, params)
+        if busy:
+            conn.rollback()
+            module.fail_json(msg=busy, **result)
+        progress["step"] = "reading the catalog"
         state = read_state(cursor, params)
         if state["missing_readers"] and params["missing_readers"] == "fail":
             module.fail_json(msg="reader roles do not exist: %s" % ", ".join(state["missing_readers"]), **result)

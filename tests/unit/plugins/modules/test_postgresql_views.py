@@ -478,3 +478,98 @@ def test_main_fails_when_definitions_do_not_converge(monkeypatch, capsys):
     result, conn, _out = run_main(monkeypatch, capsys, empty_state(), after=empty_state())
     assert result["failed"] is True and "do not converge" in result["msg"]
     assert conn.commits == 0 and conn.rollbacks == 1
+
+
+# -- waits, TLS and argument names ------------------------------------------------------------------------
+
+
+def test_timeouts_are_set_before_the_advisory_lock(monkeypatch, capsys):
+    _result, conn, _out = run_main(monkeypatch, capsys, converged_state(), lock_timeout="3s", statement_timeout="1min")
+    assert conn.executed[0].startswith("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout'")
+    assert "pg_advisory_xact_lock" in conn.executed[1]
+
+
+class BusyCursor(RecordingCursor):
+    def execute(self, statement, params=None):
+        if "pg_advisory_xact_lock" in statement:
+            raise pv.psycopg2.errors.LockNotAvailable("canceling statement due to lock timeout")
+        super().execute(statement, params)
+
+
+class BusyConnection(RecordingConnection):
+    def cursor(self):
+        return BusyCursor(self)
+
+
+def test_a_held_advisory_lock_fails_the_run_with_a_clear_message(monkeypatch, capsys):
+    result, conn, out = run_main(monkeypatch, capsys, empty_state(), conn=BusyConnection(), lock_timeout="2s")
+    assert result["failed"] is True
+    assert result["msg"].startswith("another run is deploying schema mon in database db")
+    assert "lock_timeout=2s" in result["msg"]
+    assert writes(conn) == [] and conn.commits == 0 and conn.rollbacks == 1
+    assert SECRET not in out
+
+
+@pytest.mark.parametrize("mode", ["verify-ca", "verify-full"])
+def test_verifying_ssl_modes_need_ca_cert(monkeypatch, capsys, mode):
+    connected = []
+    monkeypatch.setattr(pv, "_connect", lambda p: connected.append(p) or RecordingConnection())
+    with patch_module_args(dict(params(), login_db="db", ssl_mode=mode)), pytest.raises(SystemExit):
+        pv.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True and result["msg"].startswith(f"ssl_mode={mode} needs ca_cert")
+    assert connected == []
+
+
+def test_ca_cert_is_libpq_sslrootcert(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(pv.psycopg2, "connect", lambda **kwargs: seen.update(kwargs))
+    base = dict(
+        login_host="db",
+        login_port=5432,
+        login_user="u",
+        login_db="d",
+        login_password=None,
+        ssl_mode="verify-full",
+        connect_timeout=5,
+    )
+    pv._connect(dict(base, ca_cert="/etc/ssl/ca.pem"))
+    assert seen["sslrootcert"] == "/etc/ssl/ca.pem" and seen["sslmode"] == "verify-full"
+    seen.clear()
+    pv._connect(dict(base, ca_cert=None))
+    assert "sslrootcert" not in seen
+
+
+class CatalogCursor:
+    """Answers read_state's queries with one function whose arguments are named like keywords."""
+
+    def __init__(self):
+        self.rows = []
+
+    def execute(self, statement, params=None):
+        if statement.startswith("SELECT rolname"):
+            self.rows = [(OWNER,), ("reader",)]
+        elif "FROM pg_namespace n WHERE" in statement:
+            self.rows = [(OWNER, [])]
+        elif statement == pv.FUNCTIONS_SQL:
+            names_types = [["from", "timestamp without time zone"], ["user", "text"], ["limit", "integer"]]
+            row = (1, "_window", names_types, "sql", "i", "u", False, False, None, "SELECT 1", OWNER, False)
+            self.rows = [
+                (*row, "integer", None, [], "CREATE FUNCTION ...", "timestamp without time zone, text, integer")
+            ]
+        else:
+            self.rows = []
+
+    def fetchall(self):
+        return self.rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+
+def test_arguments_named_like_keywords_have_the_same_key_on_both_sides():
+    spec = dict(params()["functions"][0], name="_window", arguments="from timestamp, user text, limit int")
+    state = pv.read_state(CatalogCursor(), params(functions=[spec], views=[], source_schemas=[], column_privileges={}))
+    wanted = pv.desired_function(spec, TYPES)
+    assert list(state["functions"]) == [("_window", wanted["identity"])]
+    assert wanted["identity"] == "from timestamp without time zone, user text, limit integer"
