@@ -1,9 +1,11 @@
 """The ten analytics views return exactly what independent queries on the base tables return.
 
-One seeded database (a few thousand runs, every tier/status/edge case, the fan-out traps) is loaded
-with the role; each view is compared, row by row and column by column, with a query written
-differently (correlated subqueries per row, no pre-aggregation), in the same transaction (one now())
-and under a session TimeZone far from UTC: the views must not depend on it.
+A seeded database (a few thousand runs, every tier/status/edge case, the fan-out traps) is loaded with
+the role; each view is compared, row by row and column by column, with a query written differently
+(correlated subqueries per row, no pre-aggregation), in the same transaction (one now()) and under a
+session TimeZone far from UTC: the views must not depend on it. Everything runs four times: on the data of
+both independent generators (seed.py, seed_heavy.py) and in databases of both collations (C.UTF-8,
+en_US.UTF-8).
 """
 
 # ruff: noqa: S608  (the SQL below is built from this module's constants only, never from input)
@@ -155,9 +157,15 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def views_db(pg_server):
-    db = harness.create_app_database(pg_server, runs=4000, seed_value=7)
+@pytest.fixture(
+    scope="module",
+    params=[(generator, locale) for generator in harness.GENERATORS for locale in harness.LOCALES],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
+def views_db(pg_server, request):
+    generator, locale = request.param
+    db = harness.create_app_database(pg_server, runs=4000, seed_value=7, generator=generator, locale=locale)
+    db.locale = locale
     reader_password = secrets.token_urlsafe(16)
     harness.add_reader(db, reader_password)
     db.reader_password = reader_password
@@ -237,6 +245,12 @@ def test_views_equal_independent_queries_in_parallel_plans(views_db, cursor):
             parallel.add(view)
         _assert_same_rows(view, actual, expected[view])
     assert parallel == set(harness.VIEWS), f"no parallel plan for {sorted(set(harness.VIEWS) - parallel)}"
+
+
+def test_database_has_the_collation(views_db, cursor):
+    """The comparisons above ran under the collation they are named after."""
+    cursor.execute("SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()")
+    assert cursor.fetchone() == (views_db.locale, views_db.locale)
 
 
 def test_views_have_the_documented_columns(views_db, cursor):
