@@ -265,3 +265,19 @@ def test_compile_and_read_back_both_versions():
 def test_what_the_option_form_cannot_express_is_named(stage, reason):
     with pytest.raises(mbql.Unsupported, match=re.escape(reason)):
         mbql.read_dataset_query({"database": 2, "type": "query", "query": stage}, lambda _db: METADATA)
+
+
+def test_in_and_not_in_read_as_several_value_equality():
+    stage = {
+        "lib/type": "mbql.stage/mbql",
+        "source-table": 5,
+        "filters": [
+            ["in", {"lib/uuid": "a"}, ["field", {"lib/uuid": "b"}, 12], "x", "y"],
+            ["not-in", {"lib/uuid": "c"}, ["field", {"lib/uuid": "d"}, 12], "z"],
+        ],
+    }
+    query = {"lib/type": "mbql/query", "database": 2, "stages": [stage]}
+    assert mbql.read_dataset_query(query, lambda _db: METADATA)[1]["filters"] == [
+        {"column": "category", "operator": "=", "value": ["x", "y"]},
+        {"column": "category", "operator": "!=", "value": "z"},
+    ]

@@ -300,6 +300,19 @@ def test_existing_parameter_ids_are_kept(fake, db, run_module):
     assert dashboard(fake)["parameters"][0]["default"] == "free"
 
 
+def test_mbql5_field_refs_in_mapping_targets_read_the_same(fake, db, run_module):
+    """Mapping targets are legacy refs today; should Metabase return MBQL 5 refs, nothing flaps."""
+    run(run_module)
+    table = fake.tables[db["id"]][0]
+    for dashcard in dashboard(fake)["dashcards"]:
+        for mapping in dashcard["parameter_mappings"]:
+            if mapping["target"][1][0] == "field":
+                field_id = mapping["target"][1][1]
+                mapping["target"] = ["dimension", ["field", {"lib/uuid": "x", "base-type": "type/Text"}, field_id]]
+                assert field_id == fake.field_id(table, "tier")
+    assert run(run_module).changed is False
+
+
 def test_a_card_archived_by_hand_is_recreated_and_placed_back(fake, db, run_module):
     run(run_module)
     old = fake.card_named("Users by Tier")
