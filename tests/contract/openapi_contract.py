@@ -87,6 +87,33 @@ def _optional_defaults(node):
             _optional_defaults(value)
 
 
+def _unrendered_one_of(node, components=None):
+    """Read as ``anyOf`` every ``oneOf`` that has an empty ``{}`` branch (inline or behind a ``$ref``).
+
+    The generator writes ``{}`` for Malli schemas it cannot render (e.g.
+    ``metabase.lib.schema.parameter.dimension``); such a branch matches every value, so under
+    ``oneOf`` any value another branch also matches counted as ambiguous and was refused, although
+    Metabase's ``:multi`` schema dispatches it to one branch (a dashcard mapping to a native
+    variable, ``["variable", ["template-tag", "x"]]``). What the branches accept is unchanged."""
+    if components is None:
+        components = node.get("components", {}).get("schemas", {}) if isinstance(node, dict) else {}
+    prefix = "#/components/schemas/"
+
+    def empty(branch) -> bool:
+        ref = branch.get("$ref", "") if isinstance(branch, dict) else ""
+        return branch == {} or (ref.startswith(prefix) and components.get(ref[len(prefix) :]) == {})
+
+    if isinstance(node, dict):
+        branches = node.get("oneOf")
+        if isinstance(branches, list) and any(empty(branch) for branch in branches):
+            node["anyOf"] = node.pop("oneOf")
+        for value in node.values():
+            _unrendered_one_of(value, components)
+    elif isinstance(node, list):
+        for value in node:
+            _unrendered_one_of(value, components)
+
+
 def _template_regex(template: str):
     parts = re.split(r"(\{[^}/]+\})", template)
     pattern = "".join(f"(?P<p{i}>[^/]+)" if part.startswith("{") else re.escape(part) for i, part in enumerate(parts))
@@ -127,6 +154,7 @@ class OpenApiContract:
         self.source = source
         self.spec = copy.deepcopy(spec)
         _optional_defaults(self.spec)
+        _unrendered_one_of(self.spec)
         for item in self.spec.get("paths", {}).values():
             for operation in item.values():
                 if isinstance(operation, dict):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase import REDACTED, TransportError
+from fake_metabase_content import ContentRoutes
 from openapi_contract import NO_BODY
 
 ADMIN_EMAIL = "admin@example.com"
@@ -58,8 +59,11 @@ def _text(status, text):
     return status, text.encode("utf-8")
 
 
-class FakeMetabase:
-    """Callable with the transport signature of ``plugins/module_utils/metabase.py``."""
+class FakeMetabase(ContentRoutes):
+    """Callable with the transport signature of ``plugins/module_utils/metabase.py``.
+
+    Collections, cards, dashboards and metadata are answered by :class:`ContentRoutes`.
+    """
 
     def __init__(self, *, setup_done=True, list_shape="data", sample_database=True):
         self.requests: list[Request] = []
@@ -79,6 +83,8 @@ class FakeMetabase:
         self.syncs = []
         self.initializing = 0  # health polls left that answer 503 "initializing"
         self._faults = []  # [remaining, method, path, kind, payload]
+        self.dashcard_writes = []  # per PUT /api/dashboard/{id} with dashcards: kept, created, deleted
+        self._init_content()
         if sample_database:
             self._store(
                 {
@@ -198,7 +204,7 @@ class FakeMetabase:
 
     # -- routes ----------------------------------------------------------------------------------
 
-    def _route(self, req):  # noqa: PLR0911 - one return per route reads best in a router
+    def _route(self, req):  # noqa: PLR0911, PLR0912 - one return per route reads best in a router
         path = req.path if req.path.endswith("/") else req.path + "/"  # Metabase serves both spellings
         if path == "/api/health/" and req.method == "GET":
             if self.initializing > 0:
@@ -222,6 +228,9 @@ class FakeMetabase:
             return _text(401, "Unauthenticated")
         if (req.method, path) == ("GET", "/api/user/current/"):
             return _json(200, {k: v for k, v in user.items() if k != "password"})
+        answer = self._content_route(req, path)
+        if answer is not None:
+            return answer
         match = re.fullmatch(r"/api/database/(?:(\d+)/)?(?:(sync_schema)/)?", path)
         if not match:
             return _text(404, "API endpoint does not exist.")
