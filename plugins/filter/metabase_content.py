@@ -282,6 +282,30 @@ def metabase_content_export(definition, collection="Cronicorn Admin", database="
     return exported
 
 
+def metabase_content_tables(dashboards):
+    """The source tables of the simple questions of ``dashboards`` (module arguments), sorted: what Metabase's
+    metadata must hold before the dashboards can be applied."""
+    tables = set()
+    for dashboard in dashboards or []:
+        for card in dashboard.get("cards") or []:
+            query = card.get("query")
+            if isinstance(query, dict) and isinstance(query.get("source_table"), string_types):
+                tables.add(query["source_table"])
+    return sorted(tables)
+
+
+def metabase_content_missing_tables(wanted, metadata):
+    """The tables of ``wanted`` (``table`` or ``schema.table``) that the answer of
+    ``GET /api/database/{id}/metadata`` does not hold."""
+    known = set()
+    for table in (metadata or {}).get("tables") or []:
+        if isinstance(table, dict) and table.get("name"):
+            known.add(table["name"])
+            if table.get("schema"):
+                known.add("{0}.{1}".format(table["schema"], table["name"]))
+    return [table for table in wanted or [] if table not in known]
+
+
 class FilterModule(object):
     """Dashboards as files."""
 
@@ -289,4 +313,6 @@ class FilterModule(object):
         return {
             "metabase_content_dashboards": metabase_content_dashboards,
             "metabase_content_export": metabase_content_export,
+            "metabase_content_tables": metabase_content_tables,
+            "metabase_content_missing_tables": metabase_content_missing_tables,
         }

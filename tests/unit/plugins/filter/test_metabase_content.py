@@ -14,6 +14,8 @@ from ansible_collections.cronicorn.monitoring.plugins.filter.metabase_content im
     FilterModule,
     metabase_content_dashboards,
     metabase_content_export,
+    metabase_content_missing_tables,
+    metabase_content_tables,
 )
 
 REPO = Path(__file__).resolve().parents[4]
@@ -214,8 +216,31 @@ def test_an_exported_file_applies_back_to_the_same_arguments(tmp_path):
     assert dashboards(tmp_path / "again", database="Cronicorn") == [arguments]
 
 
+def test_the_tables_of_the_simple_questions(tmp_path):
+    other = dict(TOTAL, name="Runs", query={"source_table": "cronicorn_monitoring.admin_daily_metrics"})
+    native = {"name": "SQL", "native": {"query": "SELECT 1 FROM admin_top_jobs"}}
+    write(tmp_path, "a.yml", {"name": "A", "cards": [TOTAL, other, native]})
+    write(tmp_path, "b.yml", {"name": "B", "cards": [dict(TOTAL, row=9)]})
+    assert metabase_content_tables(dashboards(tmp_path)) == [
+        "admin_user_stats",
+        "cronicorn_monitoring.admin_daily_metrics",
+    ]
+
+
+def test_missing_tables_by_name_or_schema_and_name():
+    metadata = {"tables": [{"schema": "cronicorn_monitoring", "name": "admin_user_stats"}, {"name": "plain"}]}
+    wanted = ["admin_user_stats", "cronicorn_monitoring.admin_user_stats", "plain", "public.admin_user_stats", "gone"]
+    assert metabase_content_missing_tables(wanted, metadata) == ["public.admin_user_stats", "gone"]
+    assert metabase_content_missing_tables(["a"], {}) == ["a"]
+
+
 def test_the_filters_are_registered():
-    assert set(FilterModule().filters()) == {"metabase_content_dashboards", "metabase_content_export"}
+    assert set(FilterModule().filters()) == {
+        "metabase_content_dashboards",
+        "metabase_content_export",
+        "metabase_content_tables",
+        "metabase_content_missing_tables",
+    }
 
 
 # The shipped set (roles/metabase_content/files/dashboards)
