@@ -30,6 +30,8 @@ options:
       - Email address of the Metabase user to log in as through C(POST /api/session/) when
         O(api_key) is not set. The session id is sent as the C(X-Metabase-Session) header and is
         never returned or logged.
+      - The module ends the session (C(DELETE /api/session/)) before it exits, whether it succeeds
+        or fails; a logout that fails is a warning, never a failure.
     type: str
   password:
     description:
@@ -55,8 +57,9 @@ options:
     default: 30
   wait_timeout:
     description:
-      - When Metabase refuses connections or answers 503 because it is still starting, poll
-        C(GET /api/health) for at most this many seconds before failing.
+      - When Metabase refuses connections, answers 503 because it is still starting, or a reverse
+        proxy in front of it answers 502, 503 or 504 because it is down, poll C(GET /api/health) for
+        at most this many seconds before failing.
       - A first start migrates the application database and can take minutes.
       - V(0) fails at once instead of waiting.
     type: int
@@ -64,7 +67,9 @@ options:
 notes:
   - Requests that fail with a connection error or a 5xx answer are retried a few times with
     exponential backoff; 4xx answers are never retried. A request that creates something
-    (C(POST /api/database/)) is only repeated when it certainly did not reach Metabase.
+    (C(POST /api/database/)) is only repeated when it certainly did not reach Metabase (connection
+    refused, or the 503 answer Metabase gives while it initializes), never after a proxy answered
+    502, 503 or 504.
   - Error messages carry the HTTP status and Metabase's own C(message) and C(errors) text, never
     headers, request bodies, passwords, API keys or session ids.
 """

@@ -10,7 +10,9 @@ Every Metabase HTTP request of the collection goes through :class:`MetabaseClien
 
 * the base URL join (paths are the spec's path keys, collection roots keep their trailing slash);
 * authentication: ``X-API-Key`` when an API key is given, otherwise a session from
-  ``POST /api/session/`` sent back as ``X-Metabase-Session`` (logged in lazily, once);
+  ``POST /api/session/`` sent back as ``X-Metabase-Session`` (logged in lazily, once), ended with
+  ``DELETE /api/session/`` by :meth:`MetabaseClient.logout` (a module built with
+  :meth:`MetabaseClient.from_module` logs out before it exits, success or failure);
 * readiness: when Metabase refuses the connection or answers 503 (still initializing), it polls
   ``GET /api/health`` until ready, bounded by ``wait_timeout``;
 * bounded retries with exponential backoff on connection errors and 5xx answers, never on 4xx;
@@ -26,7 +28,9 @@ so unit tests fake Metabase at this boundary without sockets.
 from __future__ import annotations
 
 import json
+import re
 import socket
+import ssl
 import time
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
@@ -77,12 +81,28 @@ MAX_ERROR_TEXT = 500
 
 IDEMPOTENT_METHODS = ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
 
+#: The plain-text body of Metabase's 503 to every ``/api/*`` route but ``/api/health`` while it
+#: initializes (server/routes.clj): the request reached no handler, so it is safe to send again.
+INITIALIZING_TEXT = "Metabase is still initializing"
+
+#: Answers that mean "Metabase is not there (yet)": its own 503 while initializing, and what a reverse
+#: proxy in front of it answers while it is down or slow (502 Bad Gateway, 503, 504 Gateway Timeout).
+NOT_READY_STATUSES = (502, 503, 504)
+
+MAYBE_DONE = "Metabase may have carried out the request anyway; run again to see what exists"
+PROXY_MAYBE_DONE = (
+    "Metabase is down, restarting or too slow for the proxy in front of it; it may have carried out the "
+    "request anyway; run again to see what exists"
+)
+
 DEFAULT_HINTS = {
     401: "check the credentials: api_key, or username and password of a Metabase user",
     403: "the Metabase account needs administrator (superuser) rights for this",
     404: "check that url is the base URL of Metabase (without /api) and that the object exists",
     "5xx": "Metabase reported a server error; see the Metabase logs",
     "transport": "check that url is right and Metabase is running and reachable from where the module runs",
+    "tls": "the TLS certificate of url does not validate: give the CA that signed it in ca_path (for a "
+    "self-signed certificate, the certificate itself), or set validate_certs to false for an instance you control",
 }
 
 
@@ -135,11 +155,37 @@ class TransportError(Exception):
     fix (TLS certificate validation).
     """
 
-    def __init__(self, reason, request_sent=True, retryable=True):
+    def __init__(self, reason, request_sent=True, retryable=True, hint=None):
         super().__init__(reason)
         self.reason = reason
         self.request_sent = request_sent
         self.retryable = retryable
+        #: The hint of the error message, when the cause calls for a specific one.
+        self.hint = hint
+
+
+def _certificate_failure(exc):
+    """The ``ssl.SSLCertVerificationError`` behind ``exc`` (itself, a ``URLError`` reason, or a cause), or None.
+
+    ansible-core 2.19's ``open_url`` lets urllib's ``URLError(reason=SSLCertVerificationError)`` through;
+    older versions raised their own ``SSLValidationError``, handled separately.
+    """
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return exc
+        exc = exc.reason if isinstance(exc, URLError) else (exc.__cause__ or exc.__context__)
+        seen += 1
+    return None
+
+
+def _tls_failure(detail):
+    """A certificate that does not validate: the handshake failed, so no HTTP request was sent,
+    and sending again cannot help."""
+    reason = "TLS certificate validation failed"
+    if detail:
+        reason += " (%s)" % detail
+    return TransportError(reason, request_sent=False, retryable=False, hint=DEFAULT_HINTS["tls"])
 
 
 def _is_refused(reason):
@@ -179,16 +225,19 @@ def urls_transport(method, url, *, headers=None, data=None, timeout=DEFAULT_TIME
             body = b""
         return exc.code, body
     except SSLValidationError as exc:
-        raise TransportError(
-            "TLS certificate validation failed (%s)" % type(exc).__name__, request_sent=False, retryable=False
-        ) from None
+        raise _tls_failure(type(exc).__name__) from None
     except URLError as exc:
+        certificate = _certificate_failure(exc)
+        if certificate is not None:
+            raise _tls_failure(to_text(getattr(certificate, "verify_message", None) or "")) from None
         reason = exc.reason
         raise TransportError("connection error: %s" % to_text(reason), request_sent=not _is_refused(reason)) from None
     except UrlsConnectionError as exc:
         raise TransportError("connection error: %s" % to_text(exc), request_sent=False) from None
     except (socket.timeout, TimeoutError):
         raise TransportError("timed out waiting for an answer") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise _tls_failure(to_text(getattr(exc, "verify_message", None) or "")) from None
     except (HTTPException, OSError) as exc:
         raise TransportError("connection error: %s" % to_text(exc), request_sent=not _is_refused(exc)) from None
 
@@ -197,6 +246,16 @@ def urls_transport(method, url, *, headers=None, data=None, timeout=DEFAULT_TIME
 DEFAULT_TRANSPORT = urls_transport
 DEFAULT_SLEEP = time.sleep
 DEFAULT_CLOCK = time.monotonic
+
+
+def is_initializing(status, raw):
+    """Whether an answer is Metabase's own 503 "still initializing" (not a proxy's 503)."""
+    if status != 503:
+        return False
+    return to_text(raw or b"", errors="surrogate_or_replace").strip().startswith(INITIALIZING_TEXT)
+
+
+_HTML_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
 
 
 def decode_body(raw):
@@ -244,7 +303,11 @@ def error_text(payload):
     if isinstance(payload, list):
         return "(no error message in Metabase's answer)", {}
     if not isinstance(payload, dict):
-        text = " ".join(to_text(payload).split())
+        text = to_text(payload)
+        title = _HTML_TITLE.search(text) if text.lstrip()[:1] == "<" else None
+        if title:  # a proxy's error page: its title says it (502 Bad Gateway)
+            text = title.group(1)
+        text = " ".join(text.split())
         if len(text) > MAX_ERROR_TEXT:
             text = text[:MAX_ERROR_TEXT] + "..."
         return text, {}
@@ -307,6 +370,8 @@ class MetabaseClient:
         self._on_secret = on_secret
         self._secrets = set()
         self._session_id = None
+        #: Every session id this client opened (login, setup), ended by :meth:`logout`.
+        self._opened_sessions = []
         self._waited = False
         #: Number of HTTP requests sent (health polls included); useful for tests and debugging.
         self.request_count = 0
@@ -314,13 +379,15 @@ class MetabaseClient:
             self.add_secret(secret)
 
     @classmethod
-    def from_module(cls, module, use_api_key=True, **kwargs):
+    def from_module(cls, module, use_api_key=True, logout_on_exit=True, **kwargs):
         """Build a client from the shared options of an AnsibleModule.
 
         ``use_api_key=False`` makes the client log in with username and password even when an API
         key is set (the key is still scrubbed from messages). Every secret the client learns at run
         time (session id, tokens) is added to the module's ``no_log_values`` so that Ansible masks
-        it anywhere in the module's output.
+        it anywhere in the module's output. With ``logout_on_exit`` (the default), the module's
+        ``exit_json`` and ``fail_json`` first end the sessions the client opened (see
+        :meth:`end_sessions_on_exit`), so no module run leaves a session behind.
         """
         params = module.params
         client = cls(
@@ -336,7 +403,33 @@ class MetabaseClient:
             **kwargs,
         )
         client.add_secret(params.get("api_key"))
+        if logout_on_exit:
+            client.end_sessions_on_exit(module)
         return client
+
+    def end_sessions_on_exit(self, module):
+        """Make ``module.exit_json`` and ``module.fail_json`` call :meth:`logout` first.
+
+        Modules leave from many places (check mode, nothing to do, errors); hooking the two exits
+        ends the sessions on every path. A logout that fails becomes a warning of the module, never
+        a failure: the work is done, and Metabase expires sessions on its own (``MAX_SESSION_AGE``).
+        """
+        original_exit, original_fail = module.exit_json, module.fail_json
+
+        def warn_logout():
+            for warning in self.logout():
+                module.warn(warning)
+
+        def exit_json(**kwargs):
+            warn_logout()
+            original_exit(**kwargs)
+
+        def fail_json(msg, **kwargs):
+            warn_logout()
+            original_fail(msg, **kwargs)
+
+        module.exit_json = exit_json
+        module.fail_json = fail_json
 
     # -- secrets -------------------------------------------------------------------------------
 
@@ -409,8 +502,53 @@ class MetabaseClient:
             raise MetabaseError(
                 "POST", "/api/session/", "the answer carried no session id", hint="is url really a Metabase instance?"
             )
-        self._session_id = to_text(session_id)
-        self.add_secret(self._session_id)
+        self.adopt_session(session_id)
+
+    def adopt_session(self, session_id):
+        """Use ``session_id`` (from ``POST /api/session/`` or ``POST /api/setup/``, which logs the new
+        admin in) for later requests when no API key is set, and end it in :meth:`logout`."""
+        session_id = to_text(session_id)
+        self.add_secret(session_id)
+        if session_id not in self._opened_sessions:
+            self._opened_sessions.append(session_id)
+        if not self.api_key:
+            self._session_id = session_id
+
+    def logout(self):
+        """End every session this client opened: ``DELETE /api/session/`` with its session header.
+
+        Never raises: returns the warnings to show (empty when all went well, or when there was
+        nothing to end: API key, or no login yet). Metabase answers 204, or 404 when the session is
+        already gone (expired, deleted), which is not a problem. One attempt per session, without
+        readiness wait or retry: a session that outlives a failed logout expires in Metabase.
+        """
+        warnings = []
+        sessions, self._opened_sessions = self._opened_sessions, []
+        self._session_id = None
+        path = "/api/session/"
+        for session_id in sessions:
+            headers = {"Accept": "application/json", "X-Metabase-Session": session_id}
+            try:
+                status, raw = self._send("DELETE", self.url_for(path), headers, None)
+            except TransportError as exc:
+                warnings.append(
+                    "Could not end the Metabase session this module opened (DELETE %s failed: %s); "
+                    "Metabase expires it on its own." % (path, self.redact(exc.reason))
+                )
+                continue
+            except Exception as exc:  # pylint: disable=broad-except
+                warnings.append(
+                    "Could not end the Metabase session this module opened (DELETE %s failed: %s); "
+                    "Metabase expires it on its own." % (path, self.redact(type(exc).__name__))
+                )
+                continue
+            if 200 <= status < 300 or status == 404:
+                continue
+            warnings.append(
+                "Could not end the Metabase session this module opened (DELETE %s failed: HTTP %d: %s); "
+                "Metabase expires it on its own." % (path, status, self.redact(error_text(decode_body(raw))[0]))
+            )
+        return warnings
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -465,39 +603,61 @@ class MetabaseClient:
             try:
                 status, raw = self._send(method, url, headers, data)
             except TransportError as exc:
-                if not exc.retryable:
-                    raise MetabaseError(
-                        method, path, self.redact(exc.reason), hint=DEFAULT_HINTS["transport"]
-                    ) from None
-                if not exc.request_sent and not self._waited and self.wait_timeout > 0:
-                    # Not listening (yet): wait for readiness once, then send again.
-                    self.wait_until_ready()
-                    continue
-                if (idempotent or not exc.request_sent) and retries < self.max_retries:
-                    self._sleep(self._backoff_delay(retries))
-                    retries += 1
-                    continue
-                hint = DEFAULT_HINTS["transport"]
-                if exc.request_sent and not idempotent:
-                    hint = "Metabase may have carried out the request anyway; run again to see what exists"
-                raise MetabaseError(method, path, self.redact(exc.reason), hint=hint) from None
-            if 200 <= status < 300:
-                return decode_body(raw)
-            if status == 503 and not self._waited and self.wait_timeout > 0:
-                # Metabase answers 503 to every /api/* request while it initializes.
+                step = self._step_after_transport_error(method, path, exc, idempotent, retries)
+            else:
+                if 200 <= status < 300:
+                    return decode_body(raw)
+                step = self._step_after_answer(
+                    method, path, (status, raw), idempotent=idempotent, retries=retries, hints=hints
+                )
+            if step == "wait":
                 self.wait_until_ready()
-                continue
-            if status >= 500 and (idempotent or status == 503) and retries < self.max_retries:
+            else:
                 self._sleep(self._backoff_delay(retries))
                 retries += 1
-                continue
+
+    def _step_after_transport_error(self, method, path, exc, idempotent, retries):
+        """``"wait"`` or ``"retry"`` after no answer came, or raise :class:`MetabaseError`."""
+        if not exc.retryable:
+            raise MetabaseError(method, path, self.redact(exc.reason), hint=exc.hint or DEFAULT_HINTS["transport"])
+        # Not listening (yet) means not ready, and nothing was sent: safe to send again.
+        step = self._next_step(not exc.request_sent, idempotent or not exc.request_sent, retries)
+        if step is None:
+            hint = MAYBE_DONE if exc.request_sent and not idempotent else DEFAULT_HINTS["transport"]
+            raise MetabaseError(method, path, self.redact(exc.reason), hint=hint)
+        return step
+
+    def _step_after_answer(self, method, path, answer, *, idempotent, retries, hints):
+        """``"wait"`` or ``"retry"`` after a non-2xx answer, or raise :class:`MetabaseError`."""
+        status, raw = answer
+        # Metabase's own 503 while it initializes reached no handler: safe to send again. A proxy's
+        # 502/503/504 means Metabase is down or slow, not whether it got the request.
+        initializing = is_initializing(status, raw)
+        step = self._next_step(status in NOT_READY_STATUSES, initializing or (idempotent and status >= 500), retries)
+        if step is None:
+            if status in NOT_READY_STATUSES and not idempotent and not initializing:
+                hints = dict(hints or {})
+                hints[status] = PROXY_MAYBE_DONE
             raise self._http_error(method, path, status, raw, hints)
+        return step
+
+    def _next_step(self, not_ready, resendable, retries):
+        """After a failed attempt: ``"wait"`` (poll the health until ready, once per client, then send
+        again), ``"retry"`` (back off, then send again) or ``None`` (give up)."""
+        if not resendable:
+            return None
+        if not_ready and not self._waited and self.wait_timeout > 0:
+            return "wait"
+        if retries < self.max_retries:
+            return "retry"
+        return None
 
     def wait_until_ready(self):
         """Poll ``GET /api/health`` until Metabase answers ``{"status": "ok"}``, within ``wait_timeout``.
 
-        Connection errors and 5xx answers (503 ``initializing``) mean "not ready yet"; a 4xx answer
-        means ``url`` does not point at Metabase and fails at once. Returns the health answer.
+        Connection errors and 5xx answers (503 ``initializing``, a proxy's 502/503/504 while Metabase
+        is down) mean "not ready yet"; a 4xx answer means ``url`` does not point at Metabase and fails
+        at once. Returns the health answer.
         """
         self._waited = True
         path = "/api/health"
@@ -509,7 +669,9 @@ class MetabaseClient:
                 status, raw = self._send("GET", url, {"Accept": "application/json"}, None)
             except TransportError as exc:
                 if not exc.retryable:
-                    raise MetabaseError("GET", path, self.redact(exc.reason), hint=DEFAULT_HINTS["transport"]) from None
+                    raise MetabaseError(
+                        "GET", path, self.redact(exc.reason), hint=exc.hint or DEFAULT_HINTS["transport"]
+                    ) from None
                 last = exc.reason
             else:
                 payload = decode_body(raw)

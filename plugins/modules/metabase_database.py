@@ -138,8 +138,8 @@ notes:
   - Changing an existing connection sends only the details that differ. Metabase merges them into
     the stored details and keeps the stored password unless a new one is sent.
   - Connection schedules, caching and other settings are not managed by this module.
-  - The no-op path costs one request with O(api_key) (the list of databases), two with O(username)
-    and O(password) (login and list).
+  - The no-op path costs one request with O(api_key) (the list of databases), three with O(username)
+    and O(password) (login, list and logout).
 seealso:
   - module: cronicorn.monitoring.metabase_setup
   - module: community.grafana.grafana_datasource

@@ -29,7 +29,8 @@ attributes:
     support: full
     details:
       - In check mode the setup is not posted; the credentials of an existing admin are still
-        checked, which creates a login session in Metabase but changes no setting.
+        checked, which opens a login session in Metabase (ended before the module exits) but
+        changes no setting.
   diff_mode:
     support: full
     details:
@@ -75,6 +76,8 @@ options:
 notes:
   - The setup token, the admin password and the session ids Metabase returns never appear in the
     results, the diff or error messages.
+  - Every session the module opens (the login, and the session setup returns for the new admin)
+    is ended with C(DELETE /api/session/) before the module exits; a logout that fails is a warning.
   - Setup can only run once. If another client completes it between the read and the post, the
     module fails with Metabase's 403 answer; run it again to verify the credentials.
 seealso:
@@ -238,7 +241,7 @@ def main():
                     hints=SETUP_HINTS,
                 )
                 if isinstance(answer, dict) and answer.get("id"):
-                    client.add_secret(answer["id"])  # the new admin's session id
+                    client.adopt_session(answer["id"])  # setup logs the new admin in: end that session too
             result.update(changed=True, setup_performed=True)
             module.exit_json(**result)
 

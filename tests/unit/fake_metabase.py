@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase import REDACTED, TransportError
+from fake_metabase_content import ContentRoutes
 from openapi_contract import NO_BODY
 
 ADMIN_EMAIL = "admin@example.com"
@@ -58,8 +59,11 @@ def _text(status, text):
     return status, text.encode("utf-8")
 
 
-class FakeMetabase:
-    """Callable with the transport signature of ``plugins/module_utils/metabase.py``."""
+class FakeMetabase(ContentRoutes):
+    """Callable with the transport signature of ``plugins/module_utils/metabase.py``.
+
+    Collections, cards, dashboards and metadata are answered by :class:`ContentRoutes`.
+    """
 
     def __init__(self, *, setup_done=True, list_shape="data", sample_database=True):
         self.requests: list[Request] = []
@@ -69,7 +73,8 @@ class FakeMetabase:
         if setup_done:
             self._add_user(ADMIN_EMAIL, ADMIN_PASSWORD, superuser=True, first_name="Ada", last_name="Admin")
         self.api_keys = {API_KEY: ADMIN_EMAIL}
-        self.sessions = {}
+        self.sessions = {}  # live sessions: id -> email
+        self.opened_sessions = []  # every session id ever handed out, ended or not
         self.databases = {}
         self._db_ids = itertools.count(1)
         self.list_shape = list_shape
@@ -77,6 +82,8 @@ class FakeMetabase:
         self.syncs = []
         self.initializing = 0  # health polls left that answer 503 "initializing"
         self._faults = []  # [remaining, method, path, kind, payload]
+        self.dashcard_writes = []  # per PUT /api/dashboard/{id} with dashcards: kept, created, deleted
+        self._init_content()
         if sample_database:
             self._store(
                 {
@@ -151,7 +158,7 @@ class FakeMetabase:
 
     def secrets(self):
         """Every secret value in play: passwords, API key, setup token, session ids."""
-        values = {ADMIN_PASSWORD, API_KEY, SETUP_TOKEN, RO_PASSWORD, RO_PASSWORD_2, *self.sessions}
+        values = {ADMIN_PASSWORD, API_KEY, SETUP_TOKEN, RO_PASSWORD, RO_PASSWORD_2, *self.opened_sessions}
         values.update(user["password"] for user in self.users.values())
         for server in self.pg_servers.values():
             values.update(server.users.values())
@@ -196,7 +203,7 @@ class FakeMetabase:
 
     # -- routes ----------------------------------------------------------------------------------
 
-    def _route(self, req):  # noqa: PLR0911 - one return per route reads best in a router
+    def _route(self, req):  # noqa: PLR0911, PLR0912 - one return per route reads best in a router
         path = req.path if req.path.endswith("/") else req.path + "/"  # Metabase serves both spellings
         if path == "/api/health/" and req.method == "GET":
             if self.initializing > 0:
@@ -212,11 +219,16 @@ class FakeMetabase:
         }
         if (req.method, path) in public:
             return public[(req.method, path)](req)
+        if (req.method, path) == ("DELETE", "/api/session/"):
+            return self._logout(req)
         user = self._authenticate(req)
         if user is None:
             return _text(401, "Unauthenticated")
         if (req.method, path) == ("GET", "/api/user/current/"):
             return _json(200, {k: v for k, v in user.items() if k != "password"})
+        answer = self._content_route(req, path)
+        if answer is not None:
+            return answer
         match = re.fullmatch(r"/api/database/(?:(\d+)/)?(?:(sync_schema)/)?", path)
         if not match:
             return _text(404, "API endpoint does not exist.")
@@ -261,6 +273,7 @@ class FakeMetabase:
     def _new_session(self, email):
         session_id = str(uuid.uuid4())
         self.sessions[session_id] = email
+        self.opened_sessions.append(session_id)
         return _json(200, {"id": session_id})
 
     def _setup(self, req):
@@ -295,6 +308,14 @@ class FakeMetabase:
         if user is None or user["password"] != body.get("password"):
             return _json(401, {"errors": {"password": "did not match stored password"}})
         return self._new_session(user["email"])
+
+    def _logout(self, req):
+        """session/api.clj: 404 without a session key or for an unknown one, else 204."""
+        session_id = req.headers.get("x-metabase-session")
+        if not session_id or session_id not in self.sessions:
+            return _text(404, "Not found.")
+        del self.sessions[session_id]
+        return 204, b""
 
     # -- databases -------------------------------------------------------------------------------
 

@@ -109,6 +109,117 @@ def test_no_credentials_is_a_clear_error(fake):
     assert fake.requests == []
 
 
+# -- logout ---------------------------------------------------------------------------------------
+
+
+def test_logout_ends_the_session_the_client_opened(fake):
+    client = session_client()
+    client.list_databases()
+    (session_id,) = fake.sessions
+    assert client.logout() == []
+    assert fake.sessions == {}
+    delete = fake.requests[-1]
+    assert (delete.method, delete.path) == ("DELETE", "/api/session/")
+    assert delete.headers["x-metabase-session"] == session_id
+    assert "x-api-key" not in delete.headers
+    # A second logout has nothing left to end; a later request logs in again.
+    count = fake.count()
+    assert client.logout() == []
+    assert fake.count() == count
+    client.list_databases()
+    assert [(r.method, r.path) for r in fake.requests[count:]] == [
+        ("POST", "/api/session/"),
+        ("GET", "/api/database/"),
+    ]
+
+
+@pytest.mark.parametrize("use", ["api_key", "never_logged_in", "only_public_requests"])
+def test_logout_is_a_no_op_without_a_session(fake, use):
+    if use == "api_key":
+        client = key_client()
+        client.list_databases()
+    else:
+        client = session_client()
+        if use == "only_public_requests":
+            client.session_properties()
+    count = fake.count()
+    assert client.logout() == []
+    assert fake.count() == count
+    assert fake.count("DELETE") == 0
+
+
+def test_logout_ends_an_adopted_setup_session(fake_factory):
+    fake = fake_factory(setup_done=False)
+    client = session_client()
+    answer = client.request(
+        "POST",
+        "/api/setup/",
+        body={
+            "token": fake.setup_token,
+            "user": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+            "prefs": {"site_name": "M"},
+        },
+        auth=False,
+        idempotent=False,
+    )
+    client.adopt_session(answer["id"])
+    assert client.current_user()["email"] == ADMIN_EMAIL
+    assert fake.count("POST", "/api/session/") == 0  # the setup session is used, no extra login
+    assert client.logout() == []
+    assert fake.sessions == {}
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("refused", "DELETE /api/session/ failed: connection error: [Errno 111] Connection refused"),
+        ("timeout", "DELETE /api/session/ failed: timed out waiting for an answer"),
+        ("500", "DELETE /api/session/ failed: HTTP 500: boom"),
+        ("503", "DELETE /api/session/ failed: HTTP 503: Metabase is still initializing"),
+    ],
+)
+def test_logout_never_raises_and_never_waits(fake, clock, fault, expected):
+    client = session_client()
+    client.list_databases()
+    (session_id,) = fake.sessions
+    if fault == "refused":
+        fake.refuse_next(5, method="DELETE")
+    elif fault == "timeout":
+        fake.timeout_next(5, method="DELETE")
+    elif fault == "500":
+        fake.fail_next(500, {"message": "boom " + session_id}, count=5, method="DELETE")
+    else:
+        fake.fail_next(503, "Metabase is still initializing. Please sit tight...", count=5, method="DELETE")
+    warnings = client.logout()
+    assert len(warnings) == 1
+    assert expected in warnings[0]
+    assert "expires it on its own" in warnings[0]
+    assert session_id not in warnings[0]
+    assert fake.count("DELETE") == 1  # one attempt, no retry
+    assert fake.count("GET", "/api/health") == 0  # no readiness wait
+    assert clock.sleeps == []
+
+
+def test_logout_of_a_session_metabase_already_ended_is_quiet(fake):
+    client = session_client()
+    client.list_databases()
+    fake.sessions.clear()  # expired or deleted meanwhile: Metabase answers 404
+    assert client.logout() == []
+    assert fake.count("DELETE", "/api/session/") == 1
+
+
+def test_logout_survives_an_unexpected_transport_exception():
+    def transport(method, url, **kwargs):
+        if method == "DELETE":
+            raise ValueError("something odd")
+        return 200, b'{"id": "5b1e0e52-1111-4222-8333-944455556666"}'
+
+    client = mb.MetabaseClient(URL, username=ADMIN_EMAIL, password=ADMIN_PASSWORD, transport=transport)
+    client.login()
+    (warning,) = client.logout()
+    assert "DELETE /api/session/ failed: ValueError" in warning
+
+
 # -- error messages -------------------------------------------------------------------------------
 
 
@@ -249,11 +360,75 @@ def test_wait_timeout_zero_does_not_poll_health(fake, clock):
     assert fake.count("GET", "/api/database/") == 1 + mb.DEFAULT_MAX_RETRIES
 
 
+# -- readiness behind a proxy (nginx answers for a Metabase that is down) ---------------------------
+
+NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+NGINX_503 = NGINX_502.replace("502 Bad Gateway", "503 Service Temporarily Unavailable")
+NGINX_504 = NGINX_502.replace("502 Bad Gateway", "504 Gateway Time-out")
+METABASE_INITIALIZING = "Metabase is still initializing. Please sit tight..."
+
+
+@pytest.mark.parametrize(("status", "page"), [(502, NGINX_502), (504, NGINX_504), (503, NGINX_503)])
+def test_a_proxy_error_means_not_ready_and_is_waited_out(fake, clock, status, page):
+    """Metabase restarting behind nginx: every request, health included, gets the proxy's page for a while,
+    longer than the backoff retries would cover."""
+    fake.fail_next(status, page, count=10)
+    assert key_client().list_databases()
+    assert fake.count("GET", "/api/database/") == 2  # the first answer, then once ready
+    assert fake.count("GET", "/api/health") == 10  # 9 proxy pages, then ok
+    assert clock.sleeps == [mb.HEALTH_POLL_INTERVAL] * 9
+
+
+def test_the_readiness_wait_behind_a_proxy_is_bounded_and_says_what_it_saw(fake, clock):
+    fake.fail_next(502, NGINX_502, count=10_000)
+    with pytest.raises(mb.MetabaseError) as caught:
+        key_client(wait_timeout=6).list_databases()
+    message = str(caught.value)
+    assert "was not ready within 6 seconds (last answer: HTTP 502: 502 Bad Gateway)" in message
+    assert "<html>" not in message
+    assert sum(clock.sleeps) == pytest.approx(6)
+
+
+@pytest.mark.parametrize(("status", "page"), [(502, NGINX_502), (504, NGINX_504), (503, NGINX_503)])
+def test_a_create_is_not_resent_after_a_proxy_error(fake, clock, status, page):
+    """nginx's 502/504 (and its own 503) do not say whether Metabase got the request: a 504 is often a
+    slow connection test that goes on to save the database. Only Metabase's own 503 is safe to resend."""
+    fake.fail_next(status, page, count=1, method="POST")
+    body = {"name": "X", "engine": "h2", "details": {"db": "mem:x"}}
+    with pytest.raises(mb.MetabaseError) as caught:
+        key_client().request("POST", "/api/database/", body=body, idempotent=False)
+    message = str(caught.value)
+    assert message.startswith(
+        f"POST /api/database/ failed: HTTP {status}: {page.split('<title>')[1].split('<')[0]}. Hint: Metabase is down"
+    )
+    assert "may have carried out the request" in message
+    assert fake.count("POST", "/api/database/") == 1
+
+
+def test_a_create_is_resent_after_metabase_s_own_initializing_answer(fake, clock):
+    fake.fail_next(503, METABASE_INITIALIZING, count=1, method="POST")
+    fake.initializing = 2  # health: 503 initializing twice, then ok
+    body = {"name": "X", "engine": "h2", "details": {"db": "mem:x"}}
+    created = key_client().request("POST", "/api/database/", body=body, idempotent=False)
+    assert created["name"] == "X"
+    assert fake.count("POST", "/api/database/") == 2
+    assert fake.count("GET", "/api/health") == 3
+    assert len([db for db in fake.databases.values() if db["name"] == "X"]) == 1
+
+
+def test_html_error_pages_are_reduced_to_their_title():
+    assert mb.error_text(NGINX_504)[0] == "504 Gateway Time-out"
+    assert mb.error_text("<p>no title</p>")[0] == "<p>no title</p>"
+
+
 # -- retries --------------------------------------------------------------------------------------
 
 
 def test_5xx_is_retried_with_exponential_backoff(fake, clock):
-    fake.fail_next(502, "Bad Gateway", count=2, path="/api/database/")
+    fake.fail_next(500, {"message": "boom"}, count=2, path="/api/database/")
     assert key_client().list_databases()
     assert fake.count("GET", "/api/database/") == 3
     assert clock.sleeps == [1.0, 2.0]
@@ -418,6 +593,8 @@ def test_urls_transport_returns_http_errors_as_answers(monkeypatch):
         (TimeoutError("timed out"), True, True),
         (ConnectionResetError(104, "Connection reset by peer"), True, True),
         (mb.SSLValidationError("certificate verify failed"), False, False),
+        (URLError(ssl.SSLCertVerificationError(1, "certificate verify failed")), False, False),  # ansible-core 2.19
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), False, False),
         (ssl.SSLError("bad handshake"), True, True),
     ],
 )

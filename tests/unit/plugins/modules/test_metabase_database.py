@@ -86,15 +86,16 @@ def test_create_with_sync_triggers_a_schema_sync(fake, run_module):
     assert outcome.changed is True
     assert outcome.result["sync_triggered"] is True
     assert fake.syncs == [outcome.result["id"]]
-    assert fake.requests[-1].method == "POST"
-    assert fake.requests[-1].path == f"/api/database/{outcome.result['id']}/sync_schema"
+    sync, logout = fake.requests[-2:]
+    assert (sync.method, sync.path) == ("POST", f"/api/database/{outcome.result['id']}/sync_schema")
+    assert (logout.method, logout.path) == ("DELETE", "/api/session/")
 
 
 def test_create_with_auto_run_queries(fake, run_module):
     outcome = run_module(module, args(auto_run_queries=False))
     assert outcome.changed is True
     assert cronicorn(fake)["auto_run_queries"] is False
-    assert fake.requests[-1].body["auto_run_queries"] is False
+    assert fake.requests[-2].body["auto_run_queries"] is False
 
 
 def test_any_engine_through_details(fake, run_module):
@@ -110,12 +111,17 @@ def test_any_engine_through_details(fake, run_module):
 # -- no-op ----------------------------------------------------------------------------------------
 
 
-def test_noop_with_a_session_is_login_and_list(fake, run_module):
+def test_noop_with_a_session_is_login_list_and_logout(fake, run_module):
     register(fake, run_module, sync=True)
     outcome = run_module(module, args(sync=True))
     assert outcome.changed is False
     assert outcome.result["sync_triggered"] is False
-    assert [(r.method, r.path) for r in fake.requests] == [("POST", "/api/session/"), ("GET", "/api/database/")]
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("POST", "/api/session/"),
+        ("GET", "/api/database/"),
+        ("DELETE", "/api/session/"),
+    ]
+    assert fake.sessions == {}
 
 
 def test_noop_with_an_api_key_is_one_request(fake, run_module):
@@ -473,7 +479,7 @@ def test_not_ready_then_ready(fake, run_module, clock):
 
 
 def test_5xx_on_the_list_is_retried(fake, run_module, clock):
-    fake.fail_next(502, "Bad Gateway", count=2, path="/api/database/", method="GET")
+    fake.fail_next(500, {"message": "boom"}, count=2, path="/api/database/", method="GET")
     outcome = run_module(module, args(auth=KEY_AUTH))
     assert outcome.changed is True
     assert fake.count("GET", "/api/database/") == 3
@@ -546,6 +552,47 @@ def test_no_details_for_this_user(fake, run_module):
     assert "does not show the connection details" in outcome.msg
 
 
+# -- sessions -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check_mode", "failed"),
+    [
+        ({}, False, False),  # create
+        ({"sync": True}, False, False),  # create and sync
+        ({}, True, False),  # check mode
+        ({"state": "absent"}, False, False),
+        ({"db_password": "Wrong-ro-pw-1"}, False, True),  # Metabase refuses the connection
+        ({"host": "nowhere"}, False, True),
+    ],
+)
+def test_every_run_ends_the_session_it_opened(fake, run_module, overrides, check_mode, failed):
+    outcome = run_module(module, args(**overrides), check_mode=check_mode)
+    assert outcome.failed is failed, outcome.msg
+    assert len(fake.opened_sessions) == 1
+    assert fake.sessions == {}
+    last = fake.requests[-1]
+    assert (last.method, last.path) == ("DELETE", "/api/session/")
+    assert last.headers["x-metabase-session"] == fake.opened_sessions[0]
+
+
+def test_an_api_key_run_logs_nothing_out(fake, run_module):
+    outcome = run_module(module, args(auth=KEY_AUTH))
+    assert not outcome.failed, outcome.msg
+    assert fake.count("DELETE", "/api/session/") == 0
+    assert fake.opened_sessions == []
+
+
+def test_a_failed_logout_is_a_warning(fake, run_module, clock):
+    fake.refuse_next(5, method="DELETE")
+    outcome = run_module(module, args())
+    assert not outcome.failed, outcome.msg
+    assert outcome.changed is True
+    (warning,) = outcome.warnings
+    assert "Could not end the Metabase session" in warning
+    assert "Connection refused" in warning
+
+
 # -- secrets --------------------------------------------------------------------------------------
 
 
@@ -562,12 +609,12 @@ def test_no_secret_in_any_result_diff_warning_or_failure(fake, run_module, clock
         run_module(module, {**KEY_AUTH, "name": "Cronicorn", "state": "absent"}, diff=True),
     ]
     secrets = fake.secrets() | {"Wrong-ro-pw-9", "Wrong-admin-pw-9", API_KEY + "x", REDACTED}
-    assert fake.sessions, "the scenarios should have created sessions"
+    assert fake.opened_sessions, "the scenarios should have created sessions"
     for outcome in outcomes:
         text = outcome.text()
         for secret in secrets:
             assert secret not in text, f"a secret leaked into {text}"
-    session_runs = [o for o in outcomes if not o.failed and o.no_log_values & set(fake.sessions)]
+    session_runs = [o for o in outcomes if not o.failed and o.no_log_values & set(fake.opened_sessions)]
     assert session_runs, "session ids must be registered as no_log values"
 
 

@@ -3,6 +3,7 @@ check mode, readiness, and that no secret ever shows."""
 
 from __future__ import annotations
 
+import pytest
 from ansible_collections.cronicorn.monitoring.plugins.modules import metabase_setup as module
 from fake_metabase import ADMIN_EMAIL, ADMIN_PASSWORD, API_KEY, SETUP_TOKEN
 
@@ -28,6 +29,7 @@ def test_setup_needed_posts_the_setup(fake_factory, run_module):
     assert [(r.method, r.path) for r in fake.requests] == [
         ("GET", "/api/session/properties"),
         ("POST", "/api/setup/"),
+        ("DELETE", "/api/session/"),  # setup logged the new admin in: that session is ended
     ]
     assert fake.requests[1].body == {
         "token": SETUP_TOKEN,
@@ -45,7 +47,7 @@ def test_minimal_setup_payload(fake_factory, run_module):
     fake = fake_factory(setup_done=False)
     outcome = run_module(module, {"url": URL, "username": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "site_name": "M"})
     assert outcome.changed is True
-    assert fake.requests[-1].body == {
+    assert fake.requests[-2].body == {
         "token": SETUP_TOKEN,
         "user": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
         "prefs": {"site_name": "M"},
@@ -68,7 +70,9 @@ def test_setup_done_changes_nothing_and_verifies_the_login(fake, run_module):
         ("GET", "/api/session/properties"),
         ("POST", "/api/session/"),
         ("GET", "/api/user/current"),
+        ("DELETE", "/api/session/"),
     ]
+    assert fake.sessions == {}
     assert outcome.result["diff"]["before"] == outcome.result["diff"]["after"]
 
 
@@ -165,6 +169,7 @@ def test_not_ready_then_ready(fake_factory, run_module, clock):
         ("GET", "/api/health"),  # ok
         ("GET", "/api/session/properties"),
         ("POST", "/api/setup/"),
+        ("DELETE", "/api/session/"),
     ]
 
 
@@ -173,6 +178,46 @@ def test_api_key_from_module_defaults_is_ignored(fake, run_module):
     assert outcome.changed is False
     assert fake.count("POST", "/api/session/") == 1
     assert all("x-api-key" not in r.headers for r in fake.requests)
+
+
+# -- sessions: every run ends the sessions it opened -------------------------------------------------
+
+
+def test_setup_ends_the_session_it_opened(fake_factory, run_module):
+    fake = fake_factory(setup_done=False)
+    outcome = run_module(module, SETUP)
+    assert not outcome.failed, outcome.msg
+    (session_id,) = fake.opened_sessions
+    assert fake.sessions == {}
+    assert fake.requests[-1].headers["x-metabase-session"] == session_id
+
+
+@pytest.mark.parametrize(
+    ("check_mode", "user", "failed"),
+    [
+        (False, (ADMIN_EMAIL, ADMIN_PASSWORD), False),
+        (True, (ADMIN_EMAIL, ADMIN_PASSWORD), False),
+        (False, ("analyst@example.com", "Analyst-pw-1"), True),  # logs in, then fails: not an admin
+    ],
+)
+def test_verification_ends_its_login_session(fake, run_module, check_mode, user, failed):
+    fake.add_user("analyst@example.com", "Analyst-pw-1")
+    outcome = run_module(module, dict(SETUP, username=user[0], password=user[1]), check_mode=check_mode)
+    assert outcome.failed is failed, outcome.msg
+    assert len(fake.opened_sessions) == 1
+    assert fake.sessions == {}
+    assert (fake.requests[-1].method, fake.requests[-1].path) == ("DELETE", "/api/session/")
+
+
+def test_a_failed_logout_is_a_warning_not_a_failure(fake, run_module, clock):
+    fake.fail_next(500, {"message": "boom"}, count=5, method="DELETE")
+    outcome = run_module(module, SETUP)
+    assert not outcome.failed, outcome.msg
+    assert outcome.changed is False
+    (warning,) = outcome.warnings
+    assert warning.startswith("Could not end the Metabase session this module opened (DELETE /api/session/ failed")
+    for secret in fake.secrets():
+        assert secret not in warning
 
 
 def test_setup_helpers():
@@ -194,11 +239,11 @@ def test_no_secret_in_any_result_diff_or_failure(fake_factory, run_module, clock
         run_module(module, dict(SETUP, password="Wrong-pw-77", api_key=API_KEY), diff=True),
     ]
     secrets = fake.secrets() | {"password1", "Wrong-pw-77"}
-    assert fake.sessions
+    assert fake.opened_sessions
     for outcome in outcomes:
         text = outcome.text()
         for secret in secrets:
             assert secret not in text, f"a secret leaked into {text}"
     # The setup token and the session ids reach Ansible's no_log masking as well.
     assert SETUP_TOKEN in outcomes[2].no_log_values
-    assert set(fake.sessions) & outcomes[3].no_log_values
+    assert set(fake.opened_sessions) & outcomes[3].no_log_values
