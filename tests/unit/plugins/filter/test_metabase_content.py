@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.errors import AnsibleFilterError
-from ansible_collections.cronicorn.monitoring.plugins.filter.metabase_content import (
-    FilterModule,
-    metabase_content_dashboards,
-    metabase_content_export,
-    metabase_content_missing_tables,
-    metabase_content_tables,
-)
+from controller_imports import module_side_kept
+
+with module_side_kept():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.cronicorn.monitoring.plugins.filter.metabase_content import (
+        FilterModule,
+        metabase_content_dashboards,
+        metabase_content_export,
+        metabase_content_missing_tables,
+        metabase_content_tables,
+    )
 
 REPO = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(REPO / "tests" / "fixtures" / "cronicorn"))

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.cronicorn.monitoring.plugins.filter.metabase_content import (
-    metabase_content_dashboards,
-    metabase_content_export,
-)
 from ansible_collections.cronicorn.monitoring.plugins.modules import metabase_dashboard, metabase_info
 from content_helpers import SESSION_AUTH
+from controller_imports import module_side_kept
+
+with module_side_kept():
+    from ansible_collections.cronicorn.monitoring.plugins.filter.metabase_content import (
+        metabase_content_dashboards,
+        metabase_content_export,
+    )
 
 REPO = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(REPO / "tests" / "fixtures" / "cronicorn"))
