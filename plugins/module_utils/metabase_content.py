@@ -388,6 +388,8 @@ class DashboardResource(Resource):
             return {"tag": name if isinstance(name, str) else (name or {}).get("id")}
         if ref and ref[0] == "field" and len(ref) > 1:
             field = ref[1]
+            if isinstance(field, dict) and len(ref) > 2:  # an MBQL 5 ref: ["field", {options}, id]
+                field = ref[2]
             if isinstance(field, str):
                 return {"column": field}
             dataset_query = (card or {}).get("dataset_query")

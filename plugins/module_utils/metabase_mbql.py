@@ -608,8 +608,13 @@ def _read_order(clause, mbql5, metadata, table, aggregation_uuids):
     return {"column": name, "direction": direction}
 
 
+#: Newer MBQL spells a several-value ``=`` / ``!=`` as ``in`` / ``not-in``; they read the same.
+FILTER_ALIASES = {"in": "=", "not-in": "!="}
+
+
 def _read_filter(clause, mbql5, metadata, table):
     op, options, args = _parts(clause, mbql5)
+    op = FILTER_ALIASES.get(op, op)
     if op not in FILTER_OPERATORS or not args:
         raise Unsupported("filter %r is not supported" % op)
     extra = set(options) - {"lib/uuid", "include-current", "case-sensitive", "base-type", "effective-type"}

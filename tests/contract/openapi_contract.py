@@ -22,8 +22,9 @@ Rules, from ``shared/metabase/SOURCE.md`` and ``api-facts.md`` §0:
 * path and query parameters are decoded from their URL text and must satisfy their schemas;
   query parameters the operation does not define are violations;
 * the JSON body must satisfy the ``requestBody`` schema, ``$ref``s resolved against the spec's
-  ``components.schemas``; keys (and query parameters) marked required that carry a ``default`` are
-  treated as optional, as Metabase fills them in; an operation without ``requestBody`` takes no body;
+  ``components.schemas``, each ``oneOf`` read as ``anyOf`` (malli ``:or``/``:multi`` semantics);
+  keys (and query parameters) marked required that carry a ``default`` are treated as optional, as
+  Metabase fills them in; an operation without ``requestBody`` takes no body;
 * ``GET /api/health`` is served outside the API router and is absent from the spec; it is accepted
   as documented in ``behaviour.md`` §1 (no parameters, no body).
 
@@ -87,6 +88,25 @@ def _optional_defaults(node):
             _optional_defaults(value)
 
 
+def _one_of_as_any_of(node):
+    """Read every ``oneOf`` as ``anyOf``.
+
+    Metabase generates ``oneOf`` from malli ``:or`` and ``:multi`` schemas, which pick the first
+    (or the dispatched) branch that fits; they never require that exactly one fits. Read strictly,
+    some of them reject every value: a dashcard's ``parameter_mappings[].target`` is ``oneOf`` a
+    ``dimension`` schema that is ``{}`` and three others, so ``["variable", ["template-tag", "x"]]``,
+    which Metabase takes, is "valid under each of" two branches.
+    """
+    if isinstance(node, dict):
+        if "oneOf" in node and "anyOf" not in node:
+            node["anyOf"] = node.pop("oneOf")
+        for value in node.values():
+            _one_of_as_any_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            _one_of_as_any_of(value)
+
+
 def _template_regex(template: str):
     parts = re.split(r"(\{[^}/]+\})", template)
     pattern = "".join(f"(?P<p{i}>[^/]+)" if part.startswith("{") else re.escape(part) for i, part in enumerate(parts))
@@ -127,6 +147,7 @@ class OpenApiContract:
         self.source = source
         self.spec = copy.deepcopy(spec)
         _optional_defaults(self.spec)
+        _one_of_as_any_of(self.spec)
         for item in self.spec.get("paths", {}).values():
             for operation in item.values():
                 if isinstance(operation, dict):

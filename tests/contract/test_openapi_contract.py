@@ -226,3 +226,76 @@ def test_a_minimal_spec_works_on_its_own():
     assert contract.check("PUT", "/api/thing/3", body={"b": 2}) == [
         "PUT /api/thing/{id}: body (root): 'a' is a required property"
     ]
+
+
+# -- the content modules' requests ------------------------------------------------------------------
+
+DASHCARD = {"id": -1, "card_id": 4, "row": 0, "col": 0, "size_x": 6, "size_y": 4, "series": []}
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        ["variable", ["template-tag", "tier"]],
+        ["dimension", ["template-tag", "tier"]],
+        ["dimension", ["field", 12, None]],
+    ],
+)
+def test_mapping_targets_metabase_takes_are_valid(contract, target):
+    """The spec's target is oneOf an empty "dimension" schema and others: read strictly, every target
+    is "valid under each of" two branches. Metabase (malli :multi) takes them; so does the check."""
+    mapping = {"parameter_id": "a1b2c3d4", "card_id": 4, "target": target}
+    body = {"tabs": [], "dashcards": [dict(DASHCARD, parameter_mappings=[mapping])]}
+    assert contract.check("PUT", "/api/dashboard/7", body=body) == []
+
+
+def test_one_of_read_as_any_of_still_rejects_what_no_branch_takes(contract):
+    assert contract.check("POST", "/api/collection/", body={"name": "A", "parent_id": 0}) == [
+        "POST /api/collection/: body parent_id: 0 is less than the minimum of 1"
+    ]
+    assert contract.check("PUT", "/api/collection/3", body={"archived": "yes"}) != []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/collection/", NO_BODY),
+        ("POST", "/api/collection/", {"name": "Cronicorn Admin", "parent_id": None}),
+        ("PUT", "/api/collection/3", {"archived": False, "description": None}),
+        ("PUT", "/api/collection/3", {"archived": True}),
+        ("GET", "/api/collection/root/items", NO_BODY),
+        ("GET", "/api/collection/3/items", NO_BODY),
+        ("GET", "/api/card/4", NO_BODY),
+        ("GET", "/api/card/4?legacy-mbql=true", NO_BODY),
+        (
+            "POST",
+            "/api/card/",
+            {
+                "name": "Total Users",
+                "type": "question",
+                "collection_id": 3,
+                "dataset_query": {"database": 2, "type": "query", "query": {"source-table": 5}},
+                "display": "scalar",
+                "visualization_settings": {},
+            },
+        ),
+        ("PUT", "/api/card/4", {"archived": True}),
+        ("PUT", "/api/card/4", {"description": None, "display": "bar"}),
+        ("GET", "/api/dashboard/7", NO_BODY),
+        (
+            "POST",
+            "/api/dashboard/",
+            {"name": "Ops", "collection_id": None, "parameters": [{"id": "ab", "type": "string/="}]},
+        ),
+        ("PUT", "/api/dashboard/7", {"tabs": [{"id": -1, "name": "Main"}], "dashcards": [DASHCARD]}),
+        ("PUT", "/api/dashboard/7", {"archived": True}),
+        ("GET", "/api/database/2/metadata?include_hidden=true", NO_BODY),
+        ("DELETE", "/api/session/", NO_BODY),
+    ],
+)
+def test_requests_the_content_modules_send_are_valid(contract, method, path, body):
+    assert contract.check(method, path, body=body) == []
+
+
+def test_dashcards_without_their_place_are_caught(contract):
+    assert contract.check("PUT", "/api/dashboard/7", body={"dashcards": [{"id": -1, "card_id": 4}]}) != []

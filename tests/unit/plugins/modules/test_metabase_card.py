@@ -4,9 +4,15 @@ from the metadata, unknown names with close matches, no secret."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase import MetabaseClient
+from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_content import CardResource
+from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import Lookup
 from ansible_collections.cronicorn.monitoring.plugins.modules import metabase_card as module
-from content_helpers import KEY_AUTH, SESSION_AUTH, secrets_absent, seed, writes
+from content_helpers import KEY_AUTH, SESSION_AUTH, URL, secrets_absent, seed, writes
+from fake_metabase import API_KEY
 
 BY_TIER = {
     "source_table": "public.admin_user_stats",
@@ -20,6 +26,20 @@ MOST_ACTIVE = {
     "filters": [{"column": "runs_last_24h", "operator": ">", "value": 0}],
     "order_by": [{"column": "runs_last_24h", "direction": "desc"}],
     "limit": 20,
+}
+EVERYTHING = {
+    "source_table": "public.admin_user_stats",
+    "aggregations": [{"sum": "runs_last_7d"}, {"distinct": "email"}, {"avg": "success_rate"}, {"min": "runs_last_24h"}],
+    "breakouts": [{"column": "created_at", "unit": "week"}, "tier"],
+    "filters": [
+        {"column": "tier", "operator": "=", "value": ["free", "pro"]},
+        {"column": "runs_last_24h", "operator": "between", "value": [1, 10]},
+        {"column": "email", "operator": "not-null"},
+        {"column": "created_at", "operator": "time-interval", "value": [-30, "day"]},
+        {"column": "email", "operator": "contains", "value": "@"},
+    ],
+    "order_by": [{"aggregation": 1, "direction": "desc"}, {"column": "tier", "direction": "asc"}],
+    "limit": 100,
 }
 NATIVE = {
     "query": "SELECT tier, count(*) FROM public.admin_user_stats WHERE {{tier}} GROUP BY tier\n",
@@ -81,7 +101,7 @@ def test_create_sends_legacy_mbql_with_ids_resolved_from_names(fake, db, run_mod
     secrets_absent(fake, outcome)
 
 
-@pytest.mark.parametrize("query", [BY_TIER, MOST_ACTIVE], ids=["aggregated", "raw-rows"])
+@pytest.mark.parametrize("query", [BY_TIER, MOST_ACTIVE, EVERYTHING], ids=["aggregated", "raw-rows", "everything"])
 @pytest.mark.parametrize("mbql_version", [5, 4])
 def test_second_run_writes_nothing_whatever_mbql_version_comes_back(fake, db, run_module, query, mbql_version):
     fake.mbql_version = mbql_version
@@ -93,6 +113,41 @@ def test_second_run_writes_nothing_whatever_mbql_version_comes_back(fake, db, ru
     check = run(run_module, query=query, check_mode=True, diff=True)
     assert check.changed is False
     assert check.result["diff"][-1]["before"] == check.result["diff"][-1]["after"]
+
+
+@pytest.mark.parametrize(
+    "definition", [{"query": EVERYTHING}, {"query": None, "native": NATIVE}], ids=["mbql", "native"]
+)
+def test_mbql4_and_mbql5_read_backs_are_equal(fake, db, run_module, definition):
+    """GET /api/card/{id} (MBQL 5, fresh uuids) and ?legacy-mbql=true (MBQL 4) read the same."""
+    run(run_module, **definition)
+    card_id = fake.card_named("Users by Tier")["id"]
+    client = MetabaseClient(URL, api_key=API_KEY)
+    lookup = Lookup(client)
+    cards = CardResource(client, lookup)
+    modern = client.request("GET", f"/api/card/{card_id}")
+    legacy = client.request("GET", f"/api/card/{card_id}", query={"legacy-mbql": True})
+    assert "lib/type" in modern["dataset_query"]
+    assert "lib/type" not in legacy["dataset_query"]
+    assert json.dumps(modern["dataset_query"]).count("lib/uuid") >= 1
+    assert cards.normalize(modern) == cards.normalize(legacy)
+    kind = "query" if definition.get("query") else "native"
+    expected = EVERYTHING if kind == "query" else dict(NATIVE, query=NATIVE["query"].rstrip())
+    if kind == "native":
+        expected["template_tags"] = {"tier": dict(NATIVE["template_tags"]["tier"], display_name="Tier")}
+    assert cards.normalize(modern)[kind] == expected
+
+
+def test_every_save_mints_new_uuids_so_only_a_change_writes(fake, db, run_module):
+    run(run_module, query=EVERYTHING)
+    first = json.dumps(fake.card_named("Users by Tier")["dataset_query"])
+    run(run_module, query=EVERYTHING, display="pie")  # a PUT without dataset_query keeps it
+    assert json.dumps(fake.card_named("Users by Tier")["dataset_query"]) == first
+    run(run_module, query=dict(EVERYTHING, limit=5), display="pie")
+    assert json.dumps(fake.card_named("Users by Tier")["dataset_query"]) != first
+    fake.requests.clear()
+    assert run(run_module, query=dict(EVERYTHING, limit=5), display="pie").changed is False
+    assert writes(fake) == []
 
 
 def test_native_second_run_writes_nothing(fake, db, run_module):
