@@ -299,3 +299,30 @@ def test_requests_the_content_modules_send_are_valid(contract, method, path, bod
 
 def test_dashcards_without_their_place_are_caught(contract):
     assert contract.check("PUT", "/api/dashboard/7", body={"dashcards": [{"id": -1, "card_id": 4}]}) != []
+
+
+def test_one_of_with_an_unrendered_branch_accepts_what_metabase_dispatches(contract):
+    """The generator renders some Malli schemas as ``{}`` (``metabase.lib.schema.parameter.dimension``);
+    inside a ``oneOf`` that empty branch matches everything, so a dashcard mapping to a native variable
+    (``["variable", ["template-tag", "min"]]``, content-facts.md §3) matched two branches and was refused
+    although Metabase's ``:multi`` schema dispatches it to one. Such a ``oneOf`` is read as ``anyOf``;
+    the mapping itself is still checked."""
+    body = {
+        "dashcards": [
+            {
+                "id": -1,
+                "card_id": 3,
+                "row": 0,
+                "col": 0,
+                "size_x": 6,
+                "size_y": 4,
+                "parameter_mappings": [
+                    {"parameter_id": "a1b2", "card_id": 3, "target": ["variable", ["template-tag", "min"]]},
+                    {"parameter_id": "c3d4", "card_id": 3, "target": ["dimension", ["field", 12, None]]},
+                ],
+            }
+        ]
+    }
+    assert contract.check("PUT", "/api/dashboard/7", body=body) == []
+    del body["dashcards"][0]["parameter_mappings"][0]["target"]
+    assert contract.check("PUT", "/api/dashboard/7", body=body) != []

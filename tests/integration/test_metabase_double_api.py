@@ -905,6 +905,598 @@ def test_card_and_dashboard_partial_updates_and_list_filters(double, admin, read
         assert listed(kind, "archived") == {item["id"]}
 
 
+# -- content as code (issue 12): MBQL 5, collections and the Trash, dashcards, running questions ----
+
+
+def _uuids(value) -> list[str]:
+    if isinstance(value, dict):
+        own = [value["lib/uuid"]] if "lib/uuid" in value else []
+        return own + [u for item in value.values() for u in _uuids(item)]
+    if isinstance(value, list):
+        return [u for item in value for u in _uuids(item)]
+    return []
+
+
+def _synced_fields(api: Api, db_id: int, table: str) -> tuple[int, dict[str, dict]]:
+    metadata = ok(api.get(f"/api/database/{db_id}/metadata"))
+    found = next(t for t in metadata["tables"] if t["name"] == table)
+    return found["id"], {f["name"]: f for f in found["fields"]}
+
+
+def test_cards_are_stored_as_mbql5_and_read_back_as_legacy_on_request(double, admin, reader_details):
+    """content-facts.md traps 1-3 and §1.2-1.4: a legacy query comes back as MBQL 5 (lib/type, stages,
+    a lib/uuid on every clause, filters as a list, aggregation refs by uuid, base/effective types from
+    the metadata); ?legacy-mbql=true gives what was sent; every PUT of a legacy query mints new
+    uuids while an MBQL 5 PUT keeps them; entity_id in POST is ignored; queries Metabase will not
+    normalize are refused with its message."""
+    db_id = register(admin, "Mbql " + uuid.uuid4().hex[:6], reader_details)["id"]
+    wait_synced(admin, db_id)
+    table_id, fields = _synced_fields(admin, db_id, "visible")
+    legacy = {
+        "database": db_id,
+        "type": "query",
+        "query": {
+            "source-table": table_id,
+            "aggregation": [["count"], ["sum", ["field", fields["amount"]["id"], None]]],
+            "breakout": [["field", fields["created_at"]["id"], {"temporal-unit": "month"}]],
+            "filter": [
+                "and",
+                [">", ["field", fields["amount"]["id"], None], 1],
+                ["not-null", ["field", fields["name"]["id"], None]],
+            ],
+            "order-by": [["desc", ["aggregation", 0]]],
+            "limit": 10,
+        },
+    }
+    chosen = "A" * 21
+    card = ok(
+        admin.post(
+            "/api/card/",
+            {
+                "name": "By month",
+                "display": "bar",
+                "dataset_query": legacy,
+                "visualization_settings": {},
+                "entity_id": chosen,
+            },
+        )
+    )
+    assert card["entity_id"] != chosen and len(card["entity_id"]) == 21
+    stored = card["dataset_query"]
+    assert (stored["lib/type"], stored["database"], len(stored["stages"])) == ("mbql/query", db_id, 1)
+    stage = stored["stages"][0]
+    assert (stage["lib/type"], stage["source-table"], stage["limit"]) == ("mbql.stage/mbql", table_id, 10)
+    assert "filter" not in stage and [f[0] for f in stage["filters"]] == [">", "not-null"]
+    count, total = stage["aggregation"]
+    assert count == ["count", {"lib/uuid": count[1]["lib/uuid"]}]
+    assert stage["order-by"][0][2] == [
+        "aggregation",
+        {"lib/uuid": stage["order-by"][0][2][1]["lib/uuid"]},
+        count[1]["lib/uuid"],
+    ]
+    breakout = stage["breakout"][0]
+    assert breakout[0] == "field" and breakout[2] == fields["created_at"]["id"]
+    assert {k: v for k, v in breakout[1].items() if k != "lib/uuid"} == {
+        "temporal-unit": "month",
+        "base-type": "type/DateTime",
+        "effective-type": "type/DateTime",
+        "metabase.lib.query/transformation-added-base-type": True,
+    }
+    assert total[2][1]["base-type"] == "type/Decimal"
+    first_uuids = _uuids(stored)
+    assert len(first_uuids) == len(set(first_uuids)) == 10
+    assert ok(admin.get(f"/api/card/{card['id']}"))["dataset_query"] == stored  # reads do not mint
+    assert ok(admin.get(f"/api/card/{card['id']}?legacy-mbql=true"))["dataset_query"] == legacy
+
+    again = ok(admin.put(f"/api/card/{card['id']}", {"dataset_query": legacy}))["dataset_query"]
+    assert not set(_uuids(again)) & set(first_uuids)  # same query, all new uuids
+    assert ok(admin.get(f"/api/card/{card['id']}?legacy-mbql=true"))["dataset_query"] == legacy
+    assert ok(admin.put(f"/api/card/{card['id']}", {"dataset_query": again}))["dataset_query"] == again
+    assert ok(admin.put(f"/api/card/{card['id']}", {"name": "Renamed"}))["dataset_query"] == again
+
+    native = {
+        "database": db_id,
+        "type": "native",
+        "native": {
+            "query": "SELECT count(*) AS n FROM visible WHERE amount > {{min}}",
+            "template-tags": {"min": {"id": "4f1c", "name": "min", "display-name": "Min", "type": "number"}},
+        },
+    }
+    native_card = ok(
+        admin.post(
+            "/api/card/", {"name": "Native", "display": "scalar", "dataset_query": native, "visualization_settings": {}}
+        )
+    )
+    assert native_card["dataset_query"] == {
+        "lib/type": "mbql/query",
+        "database": db_id,
+        "stages": [
+            {
+                "lib/type": "mbql.stage/native",
+                "native": native["native"]["query"],
+                "template-tags": native["native"]["template-tags"],
+            }
+        ],
+    }
+    assert native_card["query_type"] == "native" and card["query_type"] == "query"
+    assert ok(admin.get(f"/api/card/{native_card['id']}?legacy-mbql=true"))["dataset_query"] == native
+
+    bad_stage = {
+        "lib/type": "mbql/query",
+        "database": db_id,
+        "stages": [
+            {
+                "lib/type": "mbql.stage/mbql",
+                "source-table": table_id,
+                "filter": [">", {"lib/uuid": str(uuid.uuid4())}, 1, 2],
+            }
+        ],
+    }
+    for query, message in [
+        (bad_stage, ":filter is not allowed in an MBQL 5 stage, use :filters instead"),
+        ({"type": "native", "native": {"query": "SELECT 1"}}, "Query must include :database"),
+        (
+            {**stored, "type": "query"},
+            "MBQL 4 keys like :type, :query, or :native are not allowed in MBQL 5 queries with :lib/type",
+        ),
+    ]:
+        refused = admin.post(
+            "/api/card/", {"name": "Bad", "display": "table", "dataset_query": query, "visualization_settings": {}}
+        )
+        assert refused.plain == (400, "text/plain", message)
+
+
+def test_collections_nest_and_archived_items_go_to_the_trash(double, admin, reader_details):
+    """content-facts.md §1.6 and §2: nested collections (location "/a/b/", parent_id), items with models
+    and dashboard questions hidden by default; archived: true shows the item in the Trash (GET
+    collection_id = the Trash's id, a collection_id sent along is discarded) and archived: false puts
+    it back; a collection PUT without archived unarchives it; archiving a collection archives what it
+    holds; DELETE only after archiving."""
+    db_id = register(admin, "Trash " + uuid.uuid4().hex[:6], reader_details)["id"]
+    top = ok(admin.post("/api/collection/", {"name": "Cronicorn Admin " + uuid.uuid4().hex[:4]}))
+    child = ok(admin.post("/api/collection/", {"name": "Operations", "description": "Ops", "parent_id": top["id"]}))
+    leaf = ok(admin.post("/api/collection/", {"name": "Deep", "parent_id": child["id"]}))
+    assert (top["location"], child["location"], leaf["location"]) == (
+        "/",
+        f"/{top['id']}/",
+        f"/{top['id']}/{child['id']}/",
+    )
+    got = ok(admin.get(f"/api/collection/{leaf['id']}"))
+    assert (got["parent_id"], got["archived"]) == (child["id"], False)
+    assert [a["name"] for a in got["effective_ancestors"]] == ["Our analytics", top["name"], "Operations"]
+    tree = next(n for n in ok(admin.get("/api/collection/tree")) if n["id"] == top["id"])
+    assert [c["id"] for c in tree["children"]] == [child["id"]] and [
+        c["id"] for c in tree["children"][0]["children"]
+    ] == [leaf["id"]]
+    listed = {c["id"] for c in ok(admin.get("/api/collection/")) if c["id"] != "root"}
+    assert {top["id"], child["id"], leaf["id"]} <= listed
+
+    query = {"database": db_id, "type": "native", "native": {"query": "SELECT 1 AS one"}}
+
+    def new_card(name: str, **extra) -> dict:
+        return ok(
+            admin.post(
+                "/api/card/",
+                {"name": name, "display": "table", "dataset_query": query, "visualization_settings": {}, **extra},
+            )
+        )
+
+    card = new_card("Kept", collection_id=child["id"])
+    dashboard = ok(admin.post("/api/dashboard/", {"name": "Ops board", "collection_id": child["id"]}))
+    inner = new_card("Dashboard question", dashboard_id=dashboard["id"])
+    assert inner["collection_id"] == child["id"] and inner["dashboard_id"] == dashboard["id"]
+
+    def items(collection, suffix: str = "") -> set[tuple[str, int]]:
+        return {(i["model"], i["id"]) for i in ok(admin.get(f"/api/collection/{collection}/items{suffix}"))["data"]}
+
+    assert items(child["id"]) == {("card", card["id"]), ("dashboard", dashboard["id"]), ("collection", leaf["id"])}
+    assert items(child["id"], "?show_dashboard_questions=true") >= {("card", inner["id"])}
+    assert items(child["id"], "?models=card&models=dashboard") == {("card", card["id"]), ("dashboard", dashboard["id"])}
+
+    trash = ok(admin.get("/api/collection/trash"))
+    assert trash["type"] == "trash" and trash["name"] == "Trash"
+    archived = ok(admin.put(f"/api/card/{card['id']}", {"archived": True, "collection_id": top["id"]}))
+    assert (archived["archived"], archived["archived_directly"], archived["collection_id"]) == (True, True, trash["id"])
+    assert ("card", card["id"]) in items(trash["id"]) and ("card", card["id"]) not in items(child["id"])
+    assert ("card", card["id"]) in items(child["id"], "?archived=true")
+    assert card["id"] in {c["id"] for c in ok(admin.get("/api/card/?f=archived"))}
+    restored = ok(admin.put(f"/api/card/{card['id']}", {"archived": False}))
+    assert (restored["archived"], restored["collection_id"]) == (False, child["id"])  # back where it was
+
+    gone = ok(admin.put(f"/api/collection/{child['id']}", {"archived": True}))
+    assert gone["archived"] is True and gone["parent_id"] == trash["id"]
+    assert ok(admin.get(f"/api/card/{card['id']}"))["archived"] is True
+    assert ok(admin.get(f"/api/card/{card['id']}"))["collection_id"] == child["id"]  # archived, not directly
+    assert ok(admin.get(f"/api/collection/{leaf['id']}"))["archived"] is True
+    assert ("collection", child["id"]) in items(trash["id"]) and ("card", card["id"]) not in items(trash["id"])
+    # The trap: PUT without "archived" restores (the endpoint's {:default false}).
+    renamed = ok(admin.put(f"/api/collection/{child['id']}", {"name": "Operations 2"}))
+    assert (renamed["name"], renamed["archived"], renamed["parent_id"]) == ("Operations 2", False, top["id"])
+    assert ok(admin.get(f"/api/card/{card['id']}"))["archived"] is False
+    assert ok(admin.get(f"/api/collection/{leaf['id']}"))["archived"] is False
+
+    refused = admin.delete(f"/api/collection/{leaf['id']}")
+    assert refused.plain == (400, "text/plain", "Collection must be trashed before deletion.")
+    ok(admin.put(f"/api/collection/{leaf['id']}", {"archived": True}))
+    assert admin.delete(f"/api/collection/{leaf['id']}").status == 204
+    assert admin.get(f"/api/collection/{leaf['id']}").plain == NOT_FOUND
+
+
+def test_dashcards_and_tabs_are_replaced_wholesale(double, admin, reader_details):
+    """content-facts.md trap 4 and §3: dashcards with negative ids are created (their real ids only in
+    the full answer), ids left out are deleted, negative tab ids are created and dashcards on them
+    remapped, omitting tabs deletes them, with tabs every dashcard needs one, parameters and
+    parameter_mappings kept as sent, an archived card cannot be added, archiving a dashboard archives
+    its dashboard questions."""
+    db_id = register(admin, "Dash " + uuid.uuid4().hex[:6], reader_details)["id"]
+    native = {
+        "database": db_id,
+        "type": "native",
+        "native": {
+            "query": "SELECT count(*) FROM visible WHERE amount > {{min}}",
+            "template-tags": {"min": {"id": "9d1", "name": "min", "display-name": "Min", "type": "number"}},
+        },
+    }
+
+    def new_card(name: str, **extra) -> dict:
+        return ok(
+            admin.post(
+                "/api/card/",
+                {"name": name, "display": "scalar", "dataset_query": native, "visualization_settings": {}, **extra},
+            )
+        )
+
+    one, two = new_card("One"), new_card("Two")
+    parameters = [{"id": "a1b2c3d4", "name": "Min", "slug": "min", "type": "number/="}]
+    dashboard = ok(admin.post("/api/dashboard/", {"name": "Tabs", "parameters": parameters}))
+    assert (dashboard["parameters"], dashboard["dashcards"], dashboard["tabs"]) == (parameters, [], [])
+    mapping = [{"parameter_id": "a1b2c3d4", "card_id": one["id"], "target": ["variable", ["template-tag", "min"]]}]
+    put = ok(
+        admin.put(
+            f"/api/dashboard/{dashboard['id']}",
+            {
+                "tabs": [{"id": -1, "name": "Overview"}, {"id": -2, "name": "Detail"}],
+                "dashcards": [
+                    {
+                        "id": -1,
+                        "card_id": one["id"],
+                        "dashboard_tab_id": -1,
+                        "row": 0,
+                        "col": 0,
+                        "size_x": 6,
+                        "size_y": 4,
+                        "parameter_mappings": mapping,
+                    },
+                    {
+                        "id": -2,
+                        "card_id": two["id"],
+                        "dashboard_tab_id": -2,
+                        "row": 0,
+                        "col": 0,
+                        "size_x": 6,
+                        "size_y": 4,
+                    },
+                ],
+            },
+        )
+    )
+    tabs = {t["name"]: t["id"] for t in put["tabs"]}
+    assert set(tabs) == {"Overview", "Detail"} and all(i > 0 for i in tabs.values())
+    by_card = {d["card_id"]: d for d in put["dashcards"]}
+    assert (
+        by_card[one["id"]]["dashboard_tab_id"] == tabs["Overview"]
+        and by_card[two["id"]]["dashboard_tab_id"] == tabs["Detail"]
+    )
+    assert by_card[one["id"]]["parameter_mappings"] == mapping and all(d["id"] > 0 for d in put["dashcards"])
+    assert by_card[one["id"]]["card"]["dataset_query"]["lib/type"] == "mbql/query"
+
+    no_tab = admin.put(
+        f"/api/dashboard/{dashboard['id']}",
+        {
+            "tabs": put["tabs"],
+            "dashcards": [{"id": -1, "card_id": one["id"], "row": 0, "col": 0, "size_x": 2, "size_y": 2}],
+        },
+    )
+    assert no_tab.plain == (400, "text/plain", "This dashboard has tab, makes sure every card has a tab")
+    kept = by_card[one["id"]]
+    flat = ok(
+        admin.put(
+            f"/api/dashboard/{dashboard['id']}",
+            {
+                "dashcards": [
+                    {**{k: kept[k] for k in ("id", "card_id", "row", "col", "size_x", "size_y")}, "size_x": 12}
+                ]
+            },
+        )
+    )
+    assert flat["tabs"] == []  # tabs left out: deleted, and the dashcards on them with them
+    (again,) = flat["dashcards"]  # so the one sent is created anew (new id, no tab)
+    assert (again["card_id"], again["size_x"], again["dashboard_tab_id"]) == (one["id"], 12, None)
+    assert again["id"] not in {d["id"] for d in put["dashcards"]}
+    moved = ok(
+        admin.put(
+            f"/api/dashboard/{dashboard['id']}",
+            {
+                "dashcards": [
+                    {"id": again["id"], "card_id": one["id"], "row": 2, "col": 6, "size_x": 6, "size_y": 4},
+                    {"id": -7, "card_id": two["id"], "row": 0, "col": 0, "size_x": 6, "size_y": 2},
+                ]
+            },
+        )
+    )
+    assert {(d["id"] == again["id"], d["card_id"], d["col"]) for d in moved["dashcards"]} == {
+        (True, one["id"], 6),
+        (False, two["id"], 0),
+    }
+    missing = admin.put(
+        f"/api/dashboard/{dashboard['id']}", {"dashcards": [{"id": -1, "card_id": two["id"], "row": 0, "col": 0}]}
+    )
+    assert missing.status == 400 and set(missing.json["errors"]) == {"dashcards"}
+
+    ok(admin.put(f"/api/card/{two['id']}", {"archived": True}))
+    refused = admin.put(
+        f"/api/dashboard/{dashboard['id']}",
+        {"dashcards": [{"id": -1, "card_id": two["id"], "row": 0, "col": 0, "size_x": 2, "size_y": 2}]},
+    )
+    assert (refused.status, refused.json) == (
+        404,
+        {"message": "The object has been archived.", "error_code": "archived"},
+    )
+
+    inner = new_card("Inside", dashboard_id=dashboard["id"])
+    archived = ok(admin.put(f"/api/dashboard/{dashboard['id']}", {"archived": True}))
+    assert archived["archived"] is True and archived["collection_id"] == ok(admin.get("/api/collection/trash"))["id"]
+    assert ok(admin.get(f"/api/card/{inner['id']}"))["archived"] is True
+    ok(admin.put(f"/api/dashboard/{dashboard['id']}", {"archived": False}))
+    assert ok(admin.get(f"/api/card/{inner['id']}"))["archived"] is False
+
+
+# The seeded Cronicorn database: the reader may SELECT every table (as readonly_user grants the base tables).
+CRONICORN_READER = "mb_cronicorn"
+
+
+@pytest.fixture(scope="module")
+def cronicorn(stack, admin) -> dict:
+    """A seeded Cronicorn database (tests/fixtures/cronicorn/seed.py) registered with the shared double."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "cronicorn"))
+    import seed
+
+    stack.create_database("cronicorn")
+    with closing(psycopg2.connect(stack.server.dsn("cronicorn"), connect_timeout=10)) as conn:
+        seed.load_schema(conn)
+        seed.seed_database(conn, runs=3000, seed=12)
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(CRONICORN_READER)), (READER_PASSWORD,)
+            )
+            cur.execute(
+                sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(sql.Identifier(CRONICORN_READER))
+            )
+        conn.commit()
+    details = {
+        "host": stack.pg.name,
+        "port": 5432,
+        "dbname": "cronicorn",
+        "user": CRONICORN_READER,
+        "password": READER_PASSWORD,
+    }
+    db = register(admin, "Cronicorn " + uuid.uuid4().hex[:6], details)
+    metadata = wait_synced(admin, db["id"])
+    tables = {t["name"]: t for t in metadata["tables"]}
+    return {
+        "db_id": db["id"],
+        "tables": tables,
+        "fields": {name: {f["name"]: f for f in t["fields"]} for name, t in tables.items()},
+    }
+
+
+def test_metadata_after_sync_is_stable_and_humanized(stack, admin, cronicorn):
+    """content-facts.md §9: /api/database/{id}/metadata tables with fields, display names humanized as
+    Metabase does, PostgreSQL types mapped to base types, the same ids after another sync,
+    /api/table/{id}/query_metadata with include_hidden_fields/include_sensitive_fields."""
+    db_id, user = cronicorn["db_id"], cronicorn["tables"]["user"]
+    assert {"user", "jobs", "job_endpoints", "runs", "ai_analysis_sessions", "apikey"} <= set(cronicorn["tables"])
+    assert (user["display_name"], cronicorn["tables"]["job_endpoints"]["display_name"]) == ("User", "Job Endpoints")
+    fields = cronicorn["fields"]["user"]
+    assert {
+        name: (f["display_name"], f["base_type"], f["effective_type"])
+        for name, f in fields.items()
+        if name in ("id", "email_verified", "created_at", "stripe_customer_id")
+    } == {
+        "id": ("ID", "type/Text", "type/Text"),
+        "email_verified": ("Email Verified", "type/Boolean", "type/Boolean"),
+        "created_at": ("Created At", "type/DateTime", "type/DateTime"),
+        "stripe_customer_id": ("Stripe Customer ID", "type/Text", "type/Text"),
+    }
+    assert (
+        fields["id"]["semantic_type"] == "type/PK"
+        and cronicorn["fields"]["jobs"]["user_id"]["semantic_type"] == "type/FK"
+    )
+    ok(admin.post(f"/api/database/{db_id}/sync_schema"))
+    time.sleep(1)
+    again = wait_synced(admin, db_id)
+    assert {t["name"]: t["id"] for t in again["tables"]} == {n: t["id"] for n, t in cronicorn["tables"].items()}
+    assert {f["name"]: f["id"] for f in next(t for t in again["tables"] if t["name"] == "user")["fields"]} == {
+        n: f["id"] for n, f in fields.items()
+    }
+    assert ok(admin.get(f"/api/database/{db_id}/metadata?include_hidden=true"))["tables"] == again["tables"]
+    table = ok(
+        admin.get(f"/api/table/{user['id']}/query_metadata?include_hidden_fields=true&include_sensitive_fields=true")
+    )
+    assert [f["name"] for f in table["fields"]] == list(fields) and table["db_id"] == db_id
+
+
+def _independent(stack, statement: str, params=None) -> list[list]:
+    return [list(row) for row in stack.execute("cronicorn", statement, params)]
+
+
+def test_questions_and_native_cards_return_the_rows_independent_sql_returns(stack, admin, cronicorn):
+    """content-facts.md §10: a simple question (MBQL 4 or 5) is compiled to SQL and run for real, a native
+    card runs with its template tags; the rows equal independent SQL on the seeded data; breakout
+    columns keep the field name, aggregation columns are count/sum/avg; 202 with status completed;
+    anything outside the subset answers 202 failed naming what is unsupported."""
+    db_id, tables, fields = cronicorn["db_id"], cronicorn["tables"], cronicorn["fields"]
+    user, runs = fields["user"], fields["runs"]
+    by_tier = {
+        "database": db_id,
+        "type": "query",
+        "query": {
+            "source-table": tables["user"]["id"],
+            "aggregation": [["count"]],
+            "breakout": [["field", user["tier"]["id"], None]],
+        },
+    }
+    card = ok(
+        admin.post(
+            "/api/card/",
+            {"name": "Users by Tier", "display": "bar", "dataset_query": by_tier, "visualization_settings": {}},
+        )
+    )
+    answer = ok(admin.post(f"/api/card/{card['id']}/query"), 202)
+    assert (answer["status"], answer["context"], answer["card_id"]) == ("completed", "question", card["id"])
+    assert answer["data"]["rows"] == _independent(
+        stack, 'SELECT tier, count(*) FROM "user" GROUP BY tier ORDER BY tier'
+    )
+    assert [(c["name"], c["display_name"], c["source"]) for c in answer["data"]["cols"]] == [
+        ("tier", "Tier", "breakout"),
+        ("count", "Count", "aggregation"),
+    ]
+
+    # The same run through /api/dataset as MBQL 5 (what GET returns): the same rows.
+    mbql5 = ok(admin.post("/api/dataset/", card["dataset_query"]), 202)
+    assert mbql5["data"]["rows"] == answer["data"]["rows"]
+
+    failed_by_day = {
+        "database": db_id,
+        "type": "query",
+        "query": {
+            "source-table": tables["runs"]["id"],
+            "aggregation": [
+                ["count"],
+                ["sum", ["field", runs["duration_ms"]["id"], None]],
+                ["avg", ["field", runs["duration_ms"]["id"], None]],
+            ],
+            "breakout": [["field", runs["started_at"]["id"], {"temporal-unit": "day"}]],
+            "filter": [
+                "and",
+                ["=", ["field", runs["status"]["id"], None], "failed"],
+                ["not-null", ["field", runs["duration_ms"]["id"], None]],
+            ],
+            "order-by": [
+                ["desc", ["aggregation", 0]],
+                ["asc", ["field", runs["started_at"]["id"], {"temporal-unit": "day"}]],
+            ],
+            "limit": 5,
+        },
+    }
+    result = ok(admin.post("/api/dataset/", failed_by_day), 202)
+    expected = _independent(
+        stack,
+        "SELECT date_trunc('day', started_at), count(*), sum(duration_ms), avg(duration_ms) FROM runs"
+        " WHERE status = 'failed' AND duration_ms IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 ASC LIMIT 5",
+    )
+    assert len(expected) == 5
+    assert [[r[0], r[1], r[2]] for r in result["data"]["rows"]] == [
+        [r[0].isoformat() + "Z", r[1], int(r[2])] for r in expected
+    ]
+    assert [round(r[3], 6) for r in result["data"]["rows"]] == [round(float(r[3]), 6) for r in expected]
+    assert [c["name"] for c in result["data"]["cols"]] == ["started_at", "count", "sum", "avg"]
+    assert result["data"]["cols"][0]["display_name"] == "Started At: Day"
+
+    top = {
+        "database": db_id,
+        "type": "query",
+        "query": {
+            "source-table": tables["user"]["id"],
+            "fields": [["field", user["email"]["id"], None]],
+            "filter": ["contains", ["field", user["email"]["id"], None], "EXAMPLE", {"case-sensitive": False}],
+            "order-by": [["asc", ["field", user["email"]["id"], None]]],
+            "limit": 3,
+        },
+    }
+    emails = ok(admin.post("/api/dataset/", top), 202)["data"]["rows"]
+    assert emails == _independent(
+        stack, "SELECT email FROM \"user\" WHERE email ILIKE '%%example%%' ORDER BY email LIMIT 3"
+    )
+
+    native = {
+        "database": db_id,
+        "type": "native",
+        "native": {
+            "query": "SELECT count(*) AS n FROM runs WHERE duration_ms > {{min}} [[AND status = {{status}}]]",
+            "template-tags": {
+                "min": {"id": "m1", "name": "min", "display-name": "Min", "type": "number"},
+                "status": {"id": "s1", "name": "status", "display-name": "Status", "type": "text"},
+            },
+        },
+    }
+    parameters = [
+        {
+            "id": "p1",
+            "type": "number/=",
+            "slug": "min",
+            "target": ["variable", ["template-tag", "min"]],
+            "default": 1000,
+        }
+    ]
+    native_card = ok(
+        admin.post(
+            "/api/card/",
+            {
+                "name": "Slow runs",
+                "display": "scalar",
+                "dataset_query": native,
+                "visualization_settings": {},
+                "parameters": parameters,
+            },
+        )
+    )
+    by_default = ok(admin.post(f"/api/card/{native_card['id']}/query"), 202)
+    assert by_default["data"]["rows"] == _independent(stack, "SELECT count(*) FROM runs WHERE duration_ms > 1000")
+    chosen = ok(
+        admin.post(
+            f"/api/card/{native_card['id']}/query",
+            {
+                "parameters": [
+                    {"type": "number/=", "target": ["variable", ["template-tag", "min"]], "value": 50},
+                    {"type": "category", "target": ["variable", ["template-tag", "status"]], "value": "success"},
+                ]
+            },
+        ),
+        202,
+    )
+    assert chosen["data"]["rows"] == _independent(
+        stack, "SELECT count(*) FROM runs WHERE duration_ms > 50 AND status = 'success'"
+    )
+
+    for query, words in [
+        (
+            {
+                **by_tier,
+                "query": {**by_tier["query"], "aggregation": [["median", ["field", user["tier"]["id"], None]]]},
+            },
+            "the aggregation 'median'",
+        ),
+        (
+            {
+                **by_tier,
+                "query": {
+                    **by_tier["query"],
+                    "joins": [{"source-table": tables["jobs"]["id"], "alias": "J", "condition": ["=", 1, 1]}],
+                },
+            },
+            ":joins",
+        ),
+    ]:
+        failed = ok(admin.post("/api/dataset/", query), 202)
+        assert failed["status"] == "failed" and words in failed["error"], failed["error"]
+    no_value = ok(admin.post("/api/dataset/", native), 202)
+    assert (no_value["status"], no_value["error"]) == (
+        "failed",
+        "You'll need to pick a value for 'Min' before this query can run.",
+    )
+
+
 # -- state, encryption, journal, logs ----------------------------------------------------------
 
 

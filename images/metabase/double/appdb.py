@@ -249,6 +249,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "content as code: Trash, archived_directly, dashboard options, field visibility",
+        """
+        -- Metabase (v0.50+) keeps archived items where they were and shows them in a Trash collection.
+        ALTER TABLE collection ADD COLUMN archived_directly boolean;
+        ALTER TABLE report_card ADD COLUMN archived_directly boolean NOT NULL DEFAULT false;
+        ALTER TABLE report_dashboard ADD COLUMN archived_directly boolean NOT NULL DEFAULT false;
+        ALTER TABLE report_dashboard ADD COLUMN auto_apply_filters boolean NOT NULL DEFAULT true;
+        ALTER TABLE report_dashboardcard ADD COLUMN action_id integer;
+        INSERT INTO collection (entity_id, name, type)
+        VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 21), 'Trash', 'trash');
+        ALTER TABLE metabase_table ADD COLUMN visibility_type text;
+        ALTER TABLE metabase_field ADD COLUMN visibility_type text NOT NULL DEFAULT 'normal';
+        ALTER TABLE metabase_field ADD COLUMN fk_target_field_id integer;
+        """,
+    ),
 )
 
 

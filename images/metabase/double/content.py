@@ -1,8 +1,13 @@
-"""Collections, cards (questions) and dashboards in the app DB: ids, entity ids, JSON shapes.
+"""Collections, cards (questions) and dashboards in the app DB: ids, entity ids, the Trash, JSON shapes.
 
-Enough for the runbooks (issue 7): create and find a question and a dashboard, and find them again,
-with the same ids, after the app DB was backed up and restored. Ids come from the app DB's
-sequences, so a pg_dump/pg_restore round trip keeps them.
+Ids come from the app DB's sequences, so a pg_dump/pg_restore round trip keeps them (the runbooks
+rely on it). What follows Metabase, with the source in shared/metabase/content-facts.md:
+
+* ``dataset_query`` is stored as MBQL 5 (mbql.py), as Metabase v0.57+ does (§1.1-1.3);
+* archiving never moves a row: ``archived`` + ``archived_directly`` are set and GET shows an item
+  archived directly with ``collection_id`` = the Trash collection's id (§1.6,
+  ``present-in-trash-if-archived-directly``); the Trash is a collection of ``type`` ``trash``;
+* a collection's ``location`` is ``/`` + its ancestors' ids (``/1/2/``) (§2).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
-from double import appdb
+from double import appdb, mbql
 
 _NANOID_ALPHABET = string.ascii_letters + string.digits + "_-"
 
@@ -56,11 +61,16 @@ def lookup_id(cur, table: str, ident: str) -> int | None:
     return row[0] if row else None
 
 
+def trash_id(cur) -> int:
+    cur.execute("SELECT id FROM collection WHERE type = 'trash' ORDER BY id LIMIT 1")
+    return cur.fetchone()[0]
+
+
 # -- collections -------------------------------------------------------------------------------
 
-_COLLECTION_COLUMNS = (
-    "id, entity_id, name, description, parent_id, archived, namespace, authority_level, type, personal_owner_id, "
-    "created_at"
+COLLECTION_COLUMNS = (
+    "id, entity_id, name, description, parent_id, archived, archived_directly, namespace, authority_level, type, "
+    "personal_owner_id, created_at"
 )
 
 
@@ -72,8 +82,9 @@ def create_personal_collection(cur, user_id: int, name: str) -> int:
     return cur.fetchone()[0]
 
 
-def _ancestors(cur, parent_id: int | None) -> list[int]:
-    chain = []
+def ancestors(cur, parent_id: int | None) -> list[int]:
+    """The ids from the top-level collection down to ``parent_id``."""
+    chain: list[int] = []
     while parent_id is not None and parent_id not in chain:
         chain.append(parent_id)
         cur.execute("SELECT parent_id FROM collection WHERE id = %s", (parent_id,))
@@ -82,46 +93,77 @@ def _ancestors(cur, parent_id: int | None) -> list[int]:
     return list(reversed(chain))
 
 
-def collection_json(cur, row: Mapping) -> dict:
-    ancestors = _ancestors(cur, row["parent_id"])
-    return {
+def descendants(cur, collection_id: int) -> list[int]:
+    cur.execute(
+        "WITH RECURSIVE d(id) AS (SELECT id FROM collection WHERE parent_id = %s"
+        " UNION SELECT c.id FROM collection c JOIN d ON c.parent_id = d.id) SELECT id FROM d",
+        (collection_id,),
+    )
+    return [row[0] for row in cur.fetchall()]
+
+
+def location(chain: list[int]) -> str:
+    return "/" + "".join(f"{a}/" for a in chain)
+
+
+def collection_json(cur, row: Mapping, *, detail: bool = True) -> dict:
+    chain = ancestors(cur, row["parent_id"])
+    result = {
         "id": row["id"],
         "entity_id": row["entity_id"].strip(),
         "name": row["name"],
         "description": row["description"],
         "slug": row["name"].lower().replace(" ", "_"),
-        "location": "/" + "".join(f"{a}/" for a in ancestors),
+        "location": location(chain),
         "parent_id": row["parent_id"],
         "archived": row["archived"],
+        "archived_directly": row["archived_directly"],
         "namespace": row["namespace"],
         "authority_level": row["authority_level"],
         "type": row["type"],
         "personal_owner_id": row["personal_owner_id"],
         "is_personal": row["personal_owner_id"] is not None,
-        "can_write": True,
-        "can_delete": False,
+        "is_remote_synced": False,
         "created_at": row["created_at"],
         "model": "collection",
     }
+    if not detail:
+        return result
+    trash = trash_id(cur)
+    # An archived-directly collection is shown in the Trash (its location is kept for a restore)
+    # [inferred from present-in-trash-if-archived-directly; not confirmed for collections].
+    effective = [trash] if row["archived_directly"] else chain
+    names = {}
+    if effective:
+        cur.execute("SELECT id, name, entity_id, type FROM collection WHERE id = ANY (%s)", (effective,))
+        names = {r[0]: {"id": r[0], "name": r[1], "entity_id": r[2].strip(), "type": r[3]} for r in cur.fetchall()}
+    result.update(
+        {
+            "parent_id": trash if row["archived_directly"] else row["parent_id"],
+            "effective_location": location(effective),
+            "effective_ancestors": [
+                {**ROOT_COLLECTION, "is_personal": False},
+                *({**names[a], "can_write": True, "personal_owner_id": None} for a in effective if a in names),
+            ]
+            if row["type"] != "trash"
+            else [],
+            "can_write": True,
+            "can_restore": bool(row["archived_directly"]),
+            "can_delete": bool(row["archived"]),
+        }
+    )
+    return result
 
 
 def get_collection(cur, collection_id: int) -> dict | None:
-    cur.execute(f"SELECT {_COLLECTION_COLUMNS} FROM collection WHERE id = %s", (collection_id,))  # noqa: S608 - constant column list
+    cur.execute(f"SELECT {COLLECTION_COLUMNS} FROM collection WHERE id = %s", (collection_id,))  # noqa: S608 - constant column list
     return appdb.one(cur)
-
-
-def list_collections(cur, *, archived: bool = False) -> list[dict]:
-    cur.execute(
-        f"SELECT {_COLLECTION_COLUMNS} FROM collection WHERE archived = %s ORDER BY lower(name), id",  # noqa: S608
-        (archived,),
-    )
-    return appdb.dicts(cur)
 
 
 def collection_exists(cur, collection_id: int | None) -> bool:
     if collection_id is None:
         return True
-    cur.execute("SELECT 1 FROM collection WHERE id = %s", (collection_id,))
+    cur.execute("SELECT 1 FROM collection WHERE id = %s AND type IS DISTINCT FROM 'trash'", (collection_id,))
     return cur.fetchone() is not None
 
 
@@ -129,36 +171,60 @@ def collection_exists(cur, collection_id: int | None) -> bool:
 
 CARD_COLUMNS = (
     "id, entity_id, name, description, display, type, dataset_query, visualization_settings, parameters, "
-    "parameter_mappings, result_metadata, collection_id, collection_position, dashboard_id, archived, cache_ttl, "
-    "enable_embedding, embedding_params, creator_id, created_at, updated_at"
+    "parameter_mappings, result_metadata, collection_id, collection_position, dashboard_id, archived, "
+    "archived_directly, cache_ttl, enable_embedding, embedding_params, creator_id, created_at, updated_at"
 )
 
 
-def to_mbql5(query: Any) -> Any:
-    """A legacy native query as MBQL 5 (GET /api/card returns MBQL 5 since v57); others unchanged."""
-    if not isinstance(query, dict) or query.get("type") != "native" or not isinstance(query.get("native"), dict):
-        return query
-    stage = {"lib/type": "mbql.stage/native", "native": query["native"].get("query")}
-    if query["native"].get("template-tags"):
-        stage["template-tags"] = query["native"]["template-tags"]
-    return {"lib/type": "mbql/query", "database": query.get("database"), "stages": [stage]}
+class FieldTypes:
+    """``(base_type, effective_type)`` of synced fields by id, read once per field (mbql.add_types_to_fields)."""
+
+    def __init__(self, cur) -> None:
+        self._cur = cur
+        self._seen: dict[int, tuple[str, str] | None] = {}
+
+    def __call__(self, field_id: int) -> tuple[str, str] | None:
+        if field_id not in self._seen:
+            self._cur.execute("SELECT base_type FROM metabase_field WHERE id = %s", (field_id,))
+            row = self._cur.fetchone()
+            self._seen[field_id] = (row[0], row[0]) if row else None
+        return self._seen[field_id]
 
 
-def to_legacy(query: Any) -> Any:
-    """An MBQL 5 native query as the legacy map; others unchanged."""
-    if not isinstance(query, dict) or query.get("lib/type") != "mbql/query":
-        return query
-    stages = query.get("stages") or []
-    if len(stages) != 1 or stages[0].get("lib/type") != "mbql.stage/native":
-        return query
-    native = {"query": stages[0].get("native")}
-    if stages[0].get("template-tags"):
-        native["template-tags"] = stages[0]["template-tags"]
-    return {"database": query.get("database"), "type": "native", "native": native}
+def save_query(cur, query: Mapping) -> dict:
+    """``dataset_query`` as stored: MBQL 5 (raises mbql.InvalidQuery)."""
+    return mbql.normalize_for_save(query, FieldTypes(cur))
 
 
-def card_json(row: Mapping, *, legacy: bool = False) -> dict:
-    query = to_legacy(row["dataset_query"])
+def upgrade_legacy_queries(cur) -> int:
+    """Cards saved by an older double (legacy queries) stored as MBQL 5, as Metabase's own migration
+    of v0.57 does; the number converted."""
+    cur.execute("SELECT id, dataset_query FROM report_card WHERE NOT (dataset_query ? 'lib/type') FOR UPDATE")
+    rows = cur.fetchall()
+    for card_id, query in rows:
+        try:
+            converted = save_query(cur, query)
+        except mbql.InvalidQuery:
+            continue
+        cur.execute("UPDATE report_card SET dataset_query = %s WHERE id = %s", (Json(converted), card_id))
+    return len(rows)
+
+
+def _query_summary(query: Any) -> tuple[int | None, str | None, int | None]:
+    """(database_id, query_type, table_id) of a stored MBQL 5 query."""
+    if not isinstance(query, dict):
+        return None, None, None
+    stages = query.get("stages") or [{}]
+    first = stages[0] if isinstance(stages[0], dict) else {}
+    kind = "native" if first.get("lib/type") == "mbql.stage/native" else "query"
+    table = first.get("source-table") if isinstance(first.get("source-table"), int) else None
+    return query.get("database"), kind, table
+
+
+def card_json(cur, row: Mapping, *, legacy: bool = False) -> dict:
+    query = row["dataset_query"]
+    database_id, query_type, table_id = _query_summary(query)
+    trash = trash_id(cur) if row["archived_directly"] else None
     return {
         "id": row["id"],
         "entity_id": row["entity_id"].strip(),
@@ -166,21 +232,27 @@ def card_json(row: Mapping, *, legacy: bool = False) -> dict:
         "description": row["description"],
         "display": row["display"],
         "type": row["type"],
-        "dataset_query": query if legacy else to_mbql5(query),
+        "dataset_query": mbql.mbql5_to_legacy(query) if legacy else query,
         "visualization_settings": row["visualization_settings"],
         "parameters": row["parameters"],
         "parameter_mappings": row["parameter_mappings"],
         "result_metadata": row["result_metadata"],
-        "collection_id": row["collection_id"],
+        "collection_id": trash if trash is not None else row["collection_id"],
         "collection_position": row["collection_position"],
         "dashboard_id": row["dashboard_id"],
         "archived": row["archived"],
+        "archived_directly": row["archived_directly"],
+        "can_restore": bool(row["archived_directly"]),
+        "can_delete": bool(row["archived"]),
         "cache_ttl": row["cache_ttl"],
         "enable_embedding": row["enable_embedding"],
         "embedding_params": row["embedding_params"],
         "creator_id": row["creator_id"],
-        "database_id": query.get("database") if isinstance(query, dict) else None,
-        "query_type": query.get("type") if isinstance(query, dict) else None,
+        "database_id": database_id,
+        "query_type": query_type,
+        "table_id": table_id,
+        "source_card_id": None,
+        "card_schema": 22,
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "can_write": True,
@@ -192,51 +264,15 @@ def get_card(cur, card_id: int) -> dict | None:
     return appdb.one(cur)
 
 
-# -- what cards and dashboards share ------------------------------------------------------------
-
-
-def listed(rows: list[dict], f: str, user_id: int) -> list[dict]:
-    """The rows ``GET /api/card/`` or ``/api/dashboard/`` answers for ``f``: all and mine (not archived), archived."""
-    if f == "archived":
-        return [r for r in rows if r["archived"]]
-    return [r for r in rows if not r["archived"] and (f != "mine" or r["creator_id"] == user_id)]
-
-
-def update_row(
-    cur,
-    table: str,
-    row_id: int,
-    body: Mapping,
-    *,
-    plain: tuple[str, ...],
-    nullable: tuple[str, ...],
-    json_keys: tuple[str, ...],
-    convert: Mapping[str, Any] | None = None,
-) -> None:
-    """The partial update of a ``PUT``: ``plain`` keys present in ``body`` (null only where ``nullable``), and
-    ``json_keys`` that are not null, stored as JSON after ``convert[key]`` when given. Nothing sent, nothing written."""
-    changes = {key: body[key] for key in plain if key in body and (body[key] is not None or key in nullable)}
-    for key in json_keys:
-        if body.get(key) is not None:
-            value = convert[key](body[key]) if convert and key in convert else body[key]
-            changes[key] = Json(value)
-    if changes:
-        assignments = ", ".join(f"{key} = %s" for key in changes)
-        cur.execute(
-            f"UPDATE {table} SET {assignments}, updated_at = now() WHERE id = %s",  # noqa: S608 - callers' fixed names
-            [*changes.values(), row_id],
-        )
-
-
 # -- dashboards --------------------------------------------------------------------------------
 
 DASHBOARD_COLUMNS = (
-    "id, entity_id, name, description, collection_id, collection_position, archived, parameters, cache_ttl, width, "
-    "caveats, points_of_interest, position, show_in_getting_started, enable_embedding, embedding_params, "
-    "creator_id, created_at, updated_at"
+    "id, entity_id, name, description, collection_id, collection_position, archived, archived_directly, parameters, "
+    "cache_ttl, width, auto_apply_filters, caveats, points_of_interest, position, show_in_getting_started, "
+    "enable_embedding, embedding_params, creator_id, created_at, updated_at"
 )
 DASHCARD_COLUMNS = (
-    'id, dashboard_id, card_id, dashboard_tab_id, "row", col, size_x, size_y, parameter_mappings, '
+    'id, dashboard_id, card_id, dashboard_tab_id, action_id, "row", col, size_x, size_y, parameter_mappings, '
     "visualization_settings, series, inline_parameters, entity_id, created_at, updated_at"
 )
 
@@ -249,7 +285,11 @@ def get_dashboard(cur, dashboard_id: int) -> dict | None:
 def dashboard_json(cur, row: Mapping, *, with_cards: bool = True) -> dict:
     result = {key: row[key] for key in row if key != "entity_id"}
     result["entity_id"] = row["entity_id"].strip()
-    result["can_write"] = True
+    if row["archived_directly"]:
+        result["collection_id"] = trash_id(cur)
+    result.update(
+        {"can_write": True, "can_restore": bool(row["archived_directly"]), "can_delete": bool(row["archived"])}
+    )
     if not with_cards:
         return result
     cur.execute(
@@ -268,7 +308,14 @@ def dashboard_json(cur, row: Mapping, *, with_cards: bool = True) -> dict:
     for dashcard in dashcards:
         dashcard["entity_id"] = dashcard["entity_id"].strip()
         card = get_card(cur, dashcard["card_id"]) if dashcard["card_id"] is not None else None
-        dashcard["card"] = card_json(card) if card else None
+        dashcard["card"] = card_json(cur, card) if card else None
+        series = []
+        for item in dashcard["series"] or []:
+            found = get_card(cur, item.get("id")) if isinstance(item, dict) else None
+            if found:
+                series.append(card_json(cur, found))
+        dashcard["series"] = series
     result["tabs"] = tabs
     result["dashcards"] = dashcards
+    result["param_fields"] = None
     return result

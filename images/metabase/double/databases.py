@@ -295,8 +295,8 @@ def add_sample_database(cur, encryptor: Encryptor) -> int:
 # -- metadata (what sync stored) ---------------------------------------------------------------
 
 _TABLE_COLUMNS = (
-    "t.id, t.db_id, t.schema, t.name, t.display_name, t.entity_type, t.description, t.active, t.created_at, "
-    "t.updated_at"
+    "t.id, t.db_id, t.schema, t.name, t.display_name, t.entity_type, t.description, t.active, t.visibility_type, "
+    "t.created_at, t.updated_at"
 )
 
 
@@ -310,7 +310,7 @@ def table_json(row: Mapping) -> dict:
         "entity_type": row["entity_type"],
         "description": row["description"],
         "active": row["active"],
-        "visibility_type": None,
+        "visibility_type": row["visibility_type"],
         "field_order": "database",
         "initial_sync_status": "complete",
         "is_upload": False,
@@ -326,7 +326,7 @@ def field_json(row: Mapping) -> dict:
         "name": row["name"],
         "display_name": row["display_name"],
         "base_type": row["base_type"],
-        "effective_type": row["base_type"],
+        "effective_type": row["base_type"],  # no coercion strategy in the double
         "database_type": row["database_type"],
         "semantic_type": row["semantic_type"],
         "position": row["position"],
@@ -334,16 +334,33 @@ def field_json(row: Mapping) -> dict:
         "database_required": row["database_required"],
         "description": row["description"],
         "active": row["active"],
-        "visibility_type": "normal",
+        "visibility_type": row["visibility_type"],
         "has_field_values": "none",
-        "fk_target_field_id": None,
+        "fk_target_field_id": row["fk_target_field_id"],
+        "coercion_strategy": None,
+        "nfc_path": None,
+        "parent_id": None,
+        "settings": None,
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
 
 
-def tables(cur, *, db_id: int | None = None, table_id: int | None = None, with_fields: bool = False) -> list[dict]:
-    """Active tables (of one database, or one table), optionally with their active fields."""
+def tables(
+    cur,
+    *,
+    db_id: int | None = None,
+    table_id: int | None = None,
+    with_fields: bool = False,
+    hidden_tables: bool = True,
+    hidden_fields: bool = True,
+    sensitive_fields: bool = True,
+) -> list[dict]:
+    """Active tables (of one database, or one table), optionally with their active fields.
+
+    Metabase leaves out hidden tables (``visibility_type`` hidden/technical/cruft) unless asked
+    (``include_hidden``), and hidden or sensitive fields unless asked (``include_hidden_fields``,
+    ``include_sensitive_fields``) (content-facts.md §9)."""
     where, params = ["t.active"], []
     if db_id is not None:
         where.append("t.db_id = %s")
@@ -351,6 +368,8 @@ def tables(cur, *, db_id: int | None = None, table_id: int | None = None, with_f
     if table_id is not None:
         where.append("t.id = %s")
         params.append(table_id)
+    if not hidden_tables:
+        where.append("t.visibility_type IS NULL")
     cur.execute(
         f"SELECT {_TABLE_COLUMNS} FROM metabase_table t WHERE {' AND '.join(where)}"  # noqa: S608 - constant column list
         " ORDER BY t.db_id, lower(t.schema), lower(t.name)",
@@ -358,11 +377,13 @@ def tables(cur, *, db_id: int | None = None, table_id: int | None = None, with_f
     )
     result = [table_json(row) for row in appdb.dicts(cur)]
     if with_fields and result:
+        skipped = ([] if hidden_fields else ["hidden"]) + ([] if sensitive_fields else ["sensitive"])
         cur.execute(
             "SELECT id, table_id, name, display_name, base_type, database_type, semantic_type, position,"
-            " database_required, description, active, created_at, updated_at FROM metabase_field"
-            " WHERE active AND table_id = ANY (%s) ORDER BY table_id, position",
-            ([t["id"] for t in result],),
+            " database_required, description, active, visibility_type, fk_target_field_id, created_at, updated_at"
+            " FROM metabase_field WHERE active AND table_id = ANY (%s) AND NOT (visibility_type = ANY (%s))"
+            " ORDER BY table_id, position",
+            ([t["id"] for t in result], skipped),
         )
         by_table: dict[int, list[dict]] = {t["id"]: [] for t in result}
         for row in appdb.dicts(cur):

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg2
 
-from double import METABASE_VERSION, __version__, appdb, databases, journal, settings
+from double import METABASE_VERSION, __version__, appdb, content, databases, journal, settings
 from double.appdb import AppDB, AppDBUnavailable
 from double.auth import LoginThrottle
 from double.config import Config, ConfigError
@@ -98,6 +98,10 @@ class App:
             self.db.wait_until_reachable(self.config.db_connection_timeout, self.stopping.is_set)
             self.lifecycle.advance(0.3)
             self.db.migrate()
+            with self.db.transaction() as cur:
+                upgraded = content.upgrade_legacy_queries(cur)
+            if upgraded:
+                log.info("Converted the queries of %d cards to MBQL 5", upgraded)
             self.lifecycle.advance(0.5)
             self._ensure_setup_token()
             self.sync.start()

@@ -335,8 +335,17 @@ def _value(value: Any) -> Any:
     return value
 
 
-def run_native(engine: str, details: Mapping, sql: str, timeout_minutes: float, max_rows: int = MAX_RESULTS) -> dict:
-    """Run ``sql`` read-only. Returns ``{"rows", "cols", "truncated", "running_time"}``;
+def run_native(
+    engine: str,
+    details: Mapping,
+    sql: str,
+    timeout_minutes: float,
+    max_rows: int = MAX_RESULTS,
+    *,
+    params: list | None = None,
+) -> dict:
+    """Run ``sql`` read-only, with ``params`` bound to its ``%s`` placeholders when given (then a
+    literal ``%`` must be written ``%%``). Returns ``{"rows", "cols", "truncated", "running_time"}``;
     raises QueryFailed (SQL error) or ConnectionRefused."""
     started = time.monotonic()
     with connection(engine, details) as conn:
@@ -345,7 +354,7 @@ def run_native(engine: str, details: Mapping, sql: str, timeout_minutes: float, 
             cur.execute("SET LOCAL TIME ZONE 'UTC'")
             cur.execute("SELECT set_config('statement_timeout', %s, true)", (str(int(timeout_minutes * 60000)),))
             try:
-                cur.execute(sql)
+                cur.execute(sql, params)
             except psycopg2.Error as exc:
                 conn.rollback()
                 raise QueryFailed(_pg_error_text(exc), exc.pgcode) from None

@@ -1,20 +1,29 @@
-"""/api/card: questions (api-facts.md §6, behaviour.md §6).
+"""/api/card: questions (api-facts.md §6, content-facts.md §1), on the generic content routes.
 
-``POST /api/card/`` (required ``name``, ``display``, ``dataset_query``, ``visualization_settings``),
-``GET /api/card/`` (``f=all|mine|archived``), ``GET /api/card/{id}`` (id or entity id),
-``PUT /api/card/{id}`` (partial; ``archived: true`` soft-deletes), ``DELETE /api/card/{id}`` (hard,
-204) and ``POST /api/card/{id}/query`` (runs it, 202 like /api/dataset).
+What cards do differently from the generic set:
 
-``dataset_query`` is stored in the legacy form and answered as MBQL 5 for native queries (v57+),
-or in the legacy form with ``?legacy-mbql=true``.
+* ``POST`` requires ``name``, ``display``, ``dataset_query``, ``visualization_settings``;
+  ``collection_id`` may be an entity id; ``entity_id`` in the body is ignored (a fresh one is always
+  generated, ``create-card!``); a card with ``dashboard_id`` is a dashboard question and lives in
+  that dashboard's collection;
+* ``dataset_query`` is stored as MBQL 5 (a legacy query is converted, with new ``lib/uuid``s on
+  every save, content-facts §1.2-1.3); ``GET ?legacy-mbql=true`` answers MBQL 4; a query Metabase
+  would not normalize is refused 400 with its message (plain text: an ex-info with only a status
+  code, content-facts §0; the 400 itself is ``[not confirmed]`` for v0.58);
+* ``GET /api/card/?f=archived`` lists archived cards;
+* ``POST /api/card/{id}/query`` runs the card (202, like /api/dataset).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from psycopg2.extras import Json
 
-from double import appdb, auth, content
+from double import auth, content, mbql
 from double.routes import dataset
+from double.routes.content import Resource
 from double.validation import (
     BOOLEAN,
     MAP,
@@ -25,9 +34,8 @@ from double.validation import (
     Rule,
     one_of,
     optional,
-    validate,
 )
-from double.web import Request, Response, Router, not_found
+from double.web import HTTPError, Request, Response, Router, not_found
 
 _COLLECTION_REF = Rule(
     "nullable value must be an integer greater than zero., or value must be a valid 21-character NanoID string.",
@@ -36,96 +44,106 @@ _COLLECTION_REF = Rule(
     ),
     required=False,
 )
-_JSON_KEYS = (
-    "dataset_query",
-    "visualization_settings",
-    "parameters",
-    "parameter_mappings",
-    "result_metadata",
-    "embedding_params",
-)
-_PLAIN_KEYS = (
-    "name",
-    "description",
-    "display",
-    "type",
-    "collection_id",
-    "collection_position",
-    "dashboard_id",
-    "archived",
-    "cache_ttl",
-    "enable_embedding",
-)
-
-
-def register(router: Router) -> None:
-    router.route("GET", "/api/card")(list_cards)
-    router.route("POST", "/api/card")(create)
-    router.route("GET", "/api/card/{ident}")(get)
-    router.route("PUT", "/api/card/{card_id:int}")(update)
-    router.route("DELETE", "/api/card/{card_id:int}")(delete)
-    router.route("POST", "/api/card/{card_id:int}/query")(query)
 
 
 def _resolve_collection(cur, value) -> int | None:
     if value is None:
         return None
     collection_id = content.lookup_id(cur, "collection", str(value))
-    if collection_id is None:
+    if collection_id is None or not content.collection_exists(cur, collection_id):
         raise not_found()
     return collection_id
 
 
-def _card(cur, card_id: int) -> dict:
-    row = content.get_card(cur, card_id)
-    if row is None:
-        raise not_found()
-    return row
+def _saved_query(cur, query: Mapping) -> dict:
+    try:
+        return content.save_query(cur, query)
+    except mbql.InvalidQuery as exc:
+        raise HTTPError(Response.text(str(exc), 400)) from None
 
 
-def list_cards(request: Request) -> Response:
-    user = auth.authenticate(request)
-    f = request.arg("f") or "all"
-    with request.app.db.transaction() as cur:
-        cur.execute(f"SELECT {content.CARD_COLUMNS} FROM report_card ORDER BY lower(name), id")  # noqa: S608 - constant column list
-        rows = appdb.dicts(cur)
-    return Response.json([content.card_json(r) for r in content.listed(rows, f, user["id"])])
-
-
-def create(request: Request) -> Response:
-    user = auth.authenticate(request)
-    body = validate(
-        request.json(),
-        name=NON_BLANK,
-        display=NON_BLANK,
-        dataset_query=MAP,
-        visualization_settings=MAP,
-        type=one_of("question", "metric", "model", required=False),
-        description=optional(NON_BLANK),
-        collection_id=_COLLECTION_REF,
-        collection_position=optional(POSITIVE_INT),
-        dashboard_id=optional(POSITIVE_INT),
-        cache_ttl=optional(POSITIVE_INT),
-        parameters=optional(SEQUENCE),
-        parameter_mappings=optional(SEQUENCE),
-        result_metadata=optional(SEQUENCE),
+class Cards(Resource):
+    path = "/api/card"
+    table = "report_card"
+    columns = content.CARD_COLUMNS
+    create_rules: ClassVar[dict[str, Rule]] = {
+        "name": NON_BLANK,
+        "display": NON_BLANK,
+        "dataset_query": MAP,
+        "visualization_settings": MAP,
+        "type": one_of("question", "metric", "model", required=False),
+        "description": optional(NON_BLANK),
+        "collection_id": _COLLECTION_REF,
+        "collection_position": optional(POSITIVE_INT),
+        "dashboard_id": optional(POSITIVE_INT),
+        "dashboard_tab_id": optional(POSITIVE_INT),
+        "cache_ttl": optional(POSITIVE_INT),
+        "parameters": optional(SEQUENCE),
+        "parameter_mappings": optional(SEQUENCE),
+        "result_metadata": optional(SEQUENCE),
+    }
+    update_rules: ClassVar[dict[str, Rule]] = {
+        "name": optional(NON_BLANK),
+        "display": optional(NON_BLANK),
+        "dataset_query": optional(MAP),
+        "visualization_settings": optional(MAP),
+        "type": one_of("question", "metric", "model", required=False),
+        "description": optional(STRING),
+        "collection_id": optional(POSITIVE_INT),
+        "collection_position": optional(POSITIVE_INT),
+        "dashboard_id": optional(POSITIVE_INT),
+        "archived": optional(BOOLEAN),
+        "cache_ttl": optional(POSITIVE_INT),
+        "enable_embedding": optional(BOOLEAN),
+        "parameters": optional(SEQUENCE),
+        "parameter_mappings": optional(SEQUENCE),
+        "result_metadata": optional(SEQUENCE),
+        "embedding_params": optional(MAP),
+    }
+    plain = (
+        "name",
+        "description",
+        "display",
+        "type",
+        "collection_id",
+        "collection_position",
+        "dashboard_id",
+        "cache_ttl",
+        "enable_embedding",
     )
-    with request.app.db.transaction() as cur:
+    # Nulls are dropped, except where null means something (root collection, no description...).
+    nullable = ("collection_id", "description", "cache_ttl", "collection_position")
+    json_keys = (
+        "dataset_query",
+        "visualization_settings",
+        "parameters",
+        "parameter_mappings",
+        "result_metadata",
+        "embedding_params",
+    )
+
+    def extra_routes(self, router: Router) -> None:
+        router.route("POST", "/api/card/{card_id:int}/query")(self.query_route)
+
+    def insert(self, request: Request, cur, body: dict, user: Mapping) -> int:
         collection_id = _resolve_collection(cur, body.get("collection_id"))
-        if body.get("dashboard_id") is not None and content.get_dashboard(cur, body["dashboard_id"]) is None:
-            raise not_found()
+        if body.get("dashboard_id") is not None:
+            dashboard = content.get_dashboard(cur, body["dashboard_id"])
+            if dashboard is None:
+                raise not_found()
+            collection_id = dashboard["collection_id"]
         cur.execute(
             "INSERT INTO report_card (entity_id, name, description, display, type, dataset_query,"
             " visualization_settings, parameters, parameter_mappings, result_metadata, collection_id,"
             " collection_position, dashboard_id, cache_ttl, creator_id)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (
-                content.new_entity_id(),
+                content.new_entity_id(),  # never the body's entity_id (create-card! ignores it)
                 body["name"],
                 body.get("description"),
                 body["display"],
                 body.get("type") or "question",
-                Json(content.to_legacy(body["dataset_query"])),
+                Json(_saved_query(cur, body["dataset_query"])),
                 Json(body["visualization_settings"]),
                 Json(body.get("parameters") or []),
                 Json(body.get("parameter_mappings") or []),
@@ -137,68 +155,34 @@ def create(request: Request) -> Response:
                 user["id"],
             ),
         )
-        return Response.json(content.card_json(_card(cur, cur.fetchone()[0])))
+        return cur.fetchone()[0]
 
-
-def get(request: Request, ident: str) -> Response:
-    auth.authenticate(request)
-    with request.app.db.transaction() as cur:
-        card_id = content.lookup_id(cur, "report_card", ident)
-        if card_id is None:
-            raise not_found()
-        return Response.json(content.card_json(_card(cur, card_id), legacy=request.flag("legacy-mbql")))
-
-
-def update(request: Request, card_id: int) -> Response:
-    auth.authenticate(request)
-    body = validate(
-        request.json(),
-        name=optional(NON_BLANK),
-        display=optional(NON_BLANK),
-        dataset_query=optional(MAP),
-        visualization_settings=optional(MAP),
-        type=one_of("question", "metric", "model", required=False),
-        description=optional(STRING),
-        collection_id=optional(POSITIVE_INT),
-        collection_position=optional(POSITIVE_INT),
-        dashboard_id=optional(POSITIVE_INT),
-        archived=optional(BOOLEAN),
-        cache_ttl=optional(POSITIVE_INT),
-        enable_embedding=optional(BOOLEAN),
-        parameters=optional(SEQUENCE),
-        parameter_mappings=optional(SEQUENCE),
-        result_metadata=optional(SEQUENCE),
-        embedding_params=optional(MAP),
-    )
-    with request.app.db.transaction() as cur:
-        _card(cur, card_id)
-        if "collection_id" in body:
+    def prepare_update(self, request: Request, cur, row: Mapping, body: dict) -> dict:
+        if body.get("collection_id") is not None:
             _resolve_collection(cur, body["collection_id"])
-        content.update_row(
-            cur,
-            "report_card",
-            card_id,
-            body,
-            plain=_PLAIN_KEYS,
-            # Nulls are dropped, except where null means something (root collection, no description...).
-            nullable=("collection_id", "description", "cache_ttl"),
-            json_keys=_JSON_KEYS,
-            convert={"dataset_query": content.to_legacy},
+        if body.get("dataset_query") is not None:
+            body = {**body, "dataset_query": _saved_query(cur, body["dataset_query"])}
+        return body
+
+    def present(self, request: Request, cur, row: Mapping, *, created: bool = False, listing: bool = False) -> dict:
+        return content.card_json(cur, row, legacy=request.flag("legacy-mbql") and not listing)
+
+    def query_route(self, request: Request, card_id: int) -> Response:
+        auth.authenticate(request)
+        with request.app.db.transaction() as cur:
+            row = self.load(cur, card_id)
+        body = request.json()
+        parameters = body.get("parameters") if isinstance(body, dict) else None
+        answer = dataset.run(
+            request,
+            row["dataset_query"],
+            context="question",
+            card_id=card_id,
+            parameters=parameters if isinstance(parameters, list) else [],
+            card_parameters=row["parameters"] or [],
         )
-        return Response.json(content.card_json(_card(cur, card_id)))
+        return Response.json(answer, 202)
 
 
-def delete(request: Request, card_id: int) -> Response:
-    auth.authenticate(request)
-    with request.app.db.transaction() as cur:
-        _card(cur, card_id)
-        cur.execute("DELETE FROM report_card WHERE id = %s", (card_id,))
-    return Response.empty(204)
-
-
-def query(request: Request, card_id: int) -> Response:
-    auth.authenticate(request)
-    with request.app.db.transaction() as cur:
-        row = _card(cur, card_id)
-    stored = content.to_legacy(row["dataset_query"])
-    return Response.json(dataset.run(request, stored, context="question", card_id=card_id), 202)
+def register(router: Router) -> None:
+    Cards().register(router)

@@ -245,7 +245,15 @@ def metadata(request: Request, db_id: int) -> Response:
     user = auth.authenticate(request)
     row = _load(request, db_id)
     with request.app.db.transaction() as cur:
-        tables = databases.tables(cur, db_id=db_id, with_fields=not request.flag("skip_fields"))
+        hidden = request.flag("include_hidden")
+        tables = databases.tables(
+            cur,
+            db_id=db_id,
+            with_fields=not request.flag("skip_fields"),
+            hidden_tables=hidden,
+            hidden_fields=hidden,
+            sensitive_fields=hidden,
+        )
     return Response.json(databases.as_json(row, admin=user["is_superuser"], tables=tables))
 
 

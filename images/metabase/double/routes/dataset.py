@@ -8,8 +8,11 @@ query succeeds or fails (its own tests: ``(mt/user-http-request :rasta :post 202
 "average_execution_time"}``. Failure: ``{"status": "failed", "error": "<driver message>", "class",
 "state", "data": {"rows": [], "cols": []}, "row_count": 0, ...}``.
 
-Only native SQL runs (``{"database", "type": "native", "native": {"query"}}``); anything else
-fails with a message that says so. Queries run read-only (warehouse.run_native).
+Native SQL (legacy ``{"type": "native", "native": {"query", "template-tags"}}`` or an MBQL 5 native
+stage) runs as written, its template tags bound from ``parameters`` (qp.substitute); a simple MBQL
+question (MBQL 4 or 5) is compiled to SQL over the synced metadata (qp.compile_mbql) and run; anything
+outside that subset fails (202, ``status: failed``) with a message naming what is unsupported.
+Queries run read-only (warehouse.run_native).
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from __future__ import annotations
 import datetime
 import logging
 
-from double import auth, databases, warehouse
+from double import auth, databases, mbql, qp, warehouse
 from double.validation import POSITIVE_INT, validate
 from double.web import Request, Response, Router, not_found, timestamp
 
 log = logging.getLogger("metabase.query-processor")
 
 PSQL_EXCEPTION = "class org.postgresql.util.PSQLException"
+EX_INFO = "class clojure.lang.ExceptionInfo"
 
 
 def register(router: Router) -> None:
@@ -33,18 +37,47 @@ def register(router: Router) -> None:
 def dataset(request: Request) -> Response:
     auth.authenticate(request)
     query = validate(request.json(), database=POSITIVE_INT)
-    return Response.json(run(request, query, context="ad-hoc"), 202)
+    parameters = query.get("parameters") if isinstance(query.get("parameters"), list) else []
+    return Response.json(run(request, query, context="ad-hoc", parameters=parameters), 202)
 
 
-def run(request: Request, query: dict, *, context: str, card_id: int | None = None) -> dict:
+def _compile(
+    request: Request, db_id: int, query: dict, parameters: list, card_parameters: list
+) -> tuple[str, list | None, list[dict] | None]:
+    """(SQL, bound parameters or None, the MBQL columns or None) for ``query`` (legacy or MBQL 5);
+    raises qp.Unsupported / qp.QueryError / mbql.InvalidQuery."""
+    with request.app.db.transaction() as cur:
+        metadata = qp.Metadata.from_tables(databases.tables(cur, db_id=db_id, with_fields=True))
+    mbql.check_query(query)
+    query5 = mbql.to_mbql5(query, metadata.field_types)
+    stages = query5.get("stages") or []
+    if len(stages) == 1 and stages[0].get("lib/type") == "mbql.stage/native":
+        sql, tags = stages[0].get("native"), stages[0].get("template-tags") or {}
+        if not isinstance(sql, str) or not sql.strip():
+            raise qp.QueryError("Native query is empty.")
+        if not tags and "{{" not in sql:
+            return sql, None, None
+        values = qp.tag_values(tags, parameters, card_parameters)
+        return (*qp.substitute(sql, tags, values, metadata), None)
+    compiled = qp.compile_mbql(query5, metadata)
+    return compiled.sql, compiled.params, compiled.cols
+
+
+def run(
+    request: Request,
+    query: dict,
+    *,
+    context: str,
+    card_id: int | None = None,
+    parameters: list | None = None,
+    card_parameters: list | None = None,
+) -> dict:
     """Metabase's query-processor answer for ``query`` (raises 404 for an unknown database)."""
     db_id = query.get("database")
     with request.app.db.transaction() as cur:
         row = databases.load(cur, request.app.encryptor, db_id) if isinstance(db_id, int) else None
     if row is None:
         raise not_found()
-    native = query.get("native") if isinstance(query.get("native"), dict) else {}
-    sql = native.get("query")
     common = {
         "database_id": db_id,
         "started_at": timestamp(datetime.datetime.now(datetime.UTC)),
@@ -58,23 +91,30 @@ def run(request: Request, query: dict, *, context: str, card_id: int | None = No
     }
     if card_id is not None:
         common["card_id"] = card_id
-    if query.get("type") != "native" or not isinstance(sql, str) or not sql.strip():
-        return _failed(common, "The Metabase API double runs native SQL queries only.", None)
     if row["engine"] not in warehouse.SUPPORTED_ENGINES or row["details"] is None:
         return _failed(common, f"The Metabase API double cannot query {row['engine']} databases.", None)
     try:
-        result = warehouse.run_native(row["engine"], row["details"], sql, request.app.config.query_timeout_minutes)
+        sql, params, mbql_cols = _compile(request, db_id, query, parameters or [], card_parameters or [])
+    except (qp.Unsupported, qp.QueryError, mbql.InvalidQuery) as exc:
+        return _failed(common, str(exc), None, klass=EX_INFO)
+    try:
+        result = warehouse.run_native(
+            row["engine"], row["details"], sql, request.app.config.query_timeout_minutes, params=params
+        )
     except warehouse.QueryFailed as exc:
         return _failed(common, exc.error, exc.state)
     except warehouse.ConnectionRefused as exc:
         return _failed(common, exc.raw, None)
+    cols = result["cols"]
+    if mbql_cols is not None:
+        cols = [{**native, **col} for native, col in zip(result["cols"], mbql_cols, strict=True)]
     data = {
         "rows": result["rows"],
-        "cols": result["cols"],
-        "native_form": {"query": sql, "params": None},
+        "cols": cols,
+        "native_form": {"query": sql, "params": params},
         "results_timezone": "UTC",
         "requested_timezone": "UTC",
-        "results_metadata": {"columns": result["cols"]},
+        "results_metadata": {"columns": cols},
         "insights": None,
     }
     if result["truncated"]:
@@ -88,7 +128,7 @@ def run(request: Request, query: dict, *, context: str, card_id: int | None = No
     }
 
 
-def _failed(common: dict, error: str, state: str | None) -> dict:
+def _failed(common: dict, error: str, state: str | None, klass: str = PSQL_EXCEPTION) -> dict:
     log.info("Error processing query: %s", error.splitlines()[0])
     return {
         **common,
@@ -96,7 +136,7 @@ def _failed(common: dict, error: str, state: str | None) -> dict:
         "row_count": 0,
         "running_time": 0,
         "status": "failed",
-        "class": PSQL_EXCEPTION,
+        "class": klass,
         "error": error,
         "error_type": "invalid-query",
         "state": state,

@@ -1,7 +1,9 @@
 """/api/table: the tables a sync found (only those the registered role can read).
 
 ``GET /api/table/`` lists the active tables of every database, each with its ``db``;
-``GET /api/table/{id}`` one of them; ``GET /api/table/{id}/query_metadata`` with its fields.
+``GET /api/table/{id}`` one of them; ``GET /api/table/{id}/query_metadata`` with its fields (hidden
+and sensitive ones only with ``include_hidden_fields=true`` / ``include_sensitive_fields=true``, as
+Metabase).
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ def list_tables(request: Request) -> Response:
 def _one(request: Request, table_id: int, with_fields: bool) -> Response:
     user = auth.authenticate(request)
     with request.app.db.transaction() as cur:
-        found = databases.tables(cur, table_id=table_id, with_fields=with_fields)
+        found = databases.tables(
+            cur,
+            table_id=table_id,
+            with_fields=with_fields,
+            hidden_fields=request.flag("include_hidden_fields"),
+            sensitive_fields=request.flag("include_sensitive_fields"),
+        )
         if not found:
             raise not_found()
         return Response.json(_with_db(request, cur, found, user["is_superuser"])[0])
