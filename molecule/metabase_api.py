@@ -32,7 +32,8 @@ class MetabaseAPI:
         if session:
             request.add_header("X-Metabase-Session", session)
         with urllib.request.urlopen(request, timeout=30, context=self.context) as response:
-            return json.load(response)
+            payload = response.read()
+        return json.loads(payload) if payload else None  # 204 No Content: None
 
     def login(self, username: str, password: str) -> str:
         return self.call("POST", "/api/session/", {"username": username, "password": password})["id"]

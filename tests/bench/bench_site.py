@@ -9,6 +9,11 @@ images already built (`make images`), each with ansible.posix.profile_roles and 
    `make seed` does), then site.yml again: the read-only grants and the ten views are created;
 3. re-run: nothing to do; the goal is changed=0 in under 20 s.
 
+Between 2 and 3 (which skips the stage there), the content stage alone (``--tags metabase_content``): a first
+run that creates the shipped dashboards, a no-op run, then the same two with a copy of every shipped dashboard
+and question beside them (twice the objects). For each: seconds, changed, and the requests the Metabase double
+journaled (all, and the writes). Goals: the no-op under 5 s, requests growing with the objects, not faster.
+
 It prints one table (wall-clock seconds, changed count, the five slowest roles) and the goal check, and
 exits non-zero when a run fails or the re-run changes something or misses the goal.
 
@@ -27,14 +32,22 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import docker
 import docker.errors
+import psycopg2
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "collections"))
+from ansible_collections.cronicorn.monitoring.plugins.filter.metabase_content import (  # noqa: E402
+    metabase_content_dashboards,
+    metabase_content_export,
+)
 from ansible_runs import succeeded  # noqa: E402 - the PLAY RECAP reader of the integration tests
 
 CONTAINERS = ["cronicorn-metabase", "cronicorn-postgres"]  # roles' defaults; inventory/dev keeps them
@@ -43,6 +56,8 @@ NETWORKS = ["cronicorn-monitoring"]
 RERUN_GOAL_S = 20.0
 DEV_DSN = "host=127.0.0.1 port=5432 dbname=db user=user"  # inventory/dev; its password goes in PGPASSWORD
 DEV_PASSWORD = "dev-only-postgres-password"
+CONTENT_NOOP_GOAL_S = 5.0
+METABASE_DSN = "host=127.0.0.1 port=5432 dbname=metabase user=user"  # the double; password in PGPASSWORD
 ROLES_RECAP = re.compile(r"^ROLES RECAP .*?^=+ *$(.*?)^~+", re.MULTILINE | re.DOTALL)
 ROLE_LINE = re.compile(r"^([\w.]+) -+ ([0-9.]+)s *$", re.MULTILINE)
 
@@ -76,7 +91,7 @@ def remove_stack(client) -> None:
             client.networks.get(name).remove()
 
 
-def site() -> dict:
+def site(*options: str) -> dict:
     """One timed site.yml run on inventory/dev; its wall time, recap and per-role times."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
     env |= {
@@ -91,6 +106,7 @@ def site() -> dict:
         "inventory/dev",
         "-e",
         "@playbooks/vars/images-offline.yml",
+        *options,
     ]
     started = time.monotonic()
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
@@ -105,6 +121,64 @@ def site() -> dict:
         raise SystemExit("no ROLES RECAP in the output (is ansible.posix.profile_roles available?)")
     roles = {role: float(seconds) for role, seconds in ROLE_LINE.findall(section[1])}
     return {"wall_s": wall, "ok": counts["ok"], "changed": counts["changed"], "roles_s": roles}
+
+
+def journal() -> tuple[int, int]:
+    """(requests, writes) the Metabase double has journaled so far; logins and logouts are no writes."""
+    connection = psycopg2.connect(METABASE_DSN, password=DEV_PASSWORD)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), count(*) FILTER (WHERE method <> 'GET' AND path NOT LIKE '/api/session%')"
+                " FROM double_request_journal"
+            )
+            return cursor.fetchone()
+    finally:
+        connection.close()
+
+
+def copied_dashboards(directory: Path) -> int:
+    """Write a copy of every shipped dashboard, its questions renamed, into ``directory``; returns the number
+    of objects (dashboards and questions) of the copy."""
+    role = ROOT / "roles" / "metabase_content"
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    prices = defaults["metabase_content_tier_prices"]
+    objects = 0
+    for index, dashboard in enumerate(
+        metabase_content_dashboards([str(role / "files" / "dashboards")], sql_values_map={"tier_prices": prices})
+    ):
+        dashboard["name"] += " (copy)"
+        for card in dashboard["cards"]:
+            card["name"] += " (copy)"
+        objects += 1 + len({card["name"] for card in dashboard["cards"]})
+        exported = metabase_content_export(dashboard)
+        (directory / f"copy-{index}.yml").write_text(yaml.safe_dump(exported, sort_keys=False), encoding="utf-8")
+    return objects
+
+
+def content(*options: str) -> dict:
+    """The content stage alone, timed, with the requests the double journaled during it."""
+    before = journal()
+    result = site("--tags", "metabase_content", *options)
+    after = journal()
+    result["requests"], result["writes"] = after[0] - before[0], after[1] - before[1]
+    return result
+
+
+def content_runs() -> dict:
+    role = ROOT / "roles" / "metabase_content" / "files" / "dashboards"
+    shipped = sum(
+        1 + len(yaml.safe_load(path.read_text(encoding="utf-8"))["cards"]) for path in sorted(role.glob("*.yml"))
+    )
+    results = {}
+    results[f"content first ({shipped} objects)"] = content()
+    results[f"content no-op ({shipped} objects)"] = content()
+    with tempfile.TemporaryDirectory() as directory:
+        copied = copied_dashboards(Path(directory))
+        extra = ("-e", f"metabase_content_dir={directory}")
+        results[f"content first (+{copied} objects)"] = content(*extra)
+        results[f"content no-op ({shipped + copied} objects)"] = content(*extra)
+    return results
 
 
 def seed(runs: int) -> None:
@@ -143,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results["cold"] = site()
         seed(args.runs)
-        results["after schema"] = site()
+        results["after schema"] = site("--skip-tags", "metabase_content")
+        content_results = content_runs()
+        results.update(content_results)
         results["re-run"] = site()
     finally:
         if not args.keep:
@@ -160,6 +236,21 @@ def main(argv: list[str] | None = None) -> int:
     ok = rerun["changed"] == 0 and rerun["wall_s"] < RERUN_GOAL_S
     verdict = "met" if ok else "NOT met"
     print(f"\nGoal (re-run under {RERUN_GOAL_S:.0f} s with changed=0): {verdict}")
+
+    print("\nThe content stage alone (site.yml --tags metabase_content), requests journaled by the Metabase double")
+    print("| run | wall clock | metabase_content role | changed | requests | writes |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, result in content_results.items():
+        role_s = result["roles_s"].get("cronicorn.monitoring.metabase_content", 0.0)
+        print(
+            f"| {name} | {result['wall_s']:.1f} s | {role_s:.1f} s | {result['changed']} | {result['requests']} "
+            f"| {result['writes']} |"
+        )
+    noops = [result for name, result in content_results.items() if "no-op" in name]
+    content_ok = all(r["changed"] == 0 and r["writes"] == 0 and r["wall_s"] < CONTENT_NOOP_GOAL_S for r in noops)
+    verdict = "met" if content_ok else "NOT met"
+    print(f"\nGoal (content no-op under {CONTENT_NOOP_GOAL_S:.0f} s, changed=0, no write): {verdict}")
+    ok = ok and content_ok
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0 if ok else 1
