@@ -30,6 +30,8 @@ attributes:
     support: full
     details:
       - In check mode the module reads from Metabase but never writes, and never triggers a sync.
+      - In check mode it does not wait for Metabase. When Metabase is not running (a dry run before it
+        exists), it reports at once that the connection would be registered, with a warning.
   diff_mode:
     support: full
     details:
@@ -312,6 +314,7 @@ from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase impo
     SENSITIVE_DETAIL_KEYS,
     MetabaseClient,
     MetabaseError,
+    dry_run_exit,
     metabase_argument_spec,
 )
 
@@ -633,6 +636,9 @@ def main():
     except ModuleFailure as exc:
         module.fail_json(msg=str(exc), **result)
     except MetabaseError as exc:
+        present = params["state"] == "present"
+        would = "the connection %r would be %s" % (name, "registered" if present else "looked for and removed")
+        dry_run_exit(module, exc, would, result, changed=present)
         module.fail_json(msg=exc.msg, status=exc.status, **result)
 
 

@@ -4,6 +4,7 @@ published, and what it says when the image cannot be pulled."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from ansible_runs import REPO, run_playbook
@@ -62,3 +63,33 @@ def test_an_image_that_cannot_be_pulled_is_named_with_what_to_do(tmp_path, docke
     assert "did not become healthy" not in run.output
     assert not docker_client.containers.list(all=True, filters={"name": network})
     assert json.dumps(SECRETS["metabase_appdb_password"]) not in run.output
+
+
+def test_check_mode_on_a_new_host_says_quickly_what_it_would_do(tmp_path, docker_client):
+    """site.yml --check on a new host: no PostgreSQL, no Metabase. The role must not fail on the
+    application database nor wait for a container that check mode never starts."""
+    name = f"cronicorn-test-{uuid.uuid4().hex[:8]}"
+    playbook = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: cronicorn.monitoring.metabase
+"""
+    extra = {
+        **SECRETS,
+        "metabase_image": f"registry.invalid/cronicorn-test/none-{uuid.uuid4().hex[:8]}:v1",
+        "metabase_network": name,
+        "metabase_container_name": name,
+        "metabase_appdb_manage": True,
+        "metabase_appdb_login_password": "test-only-login-pw-1",
+        "metabase_appdb_login_port": 9,  # nothing listens there
+        "metabase_published_port": 3999,
+    }
+    started = time.monotonic()
+    run = run_playbook(tmp_path, "play.yml", playbook, extra, "--check", timeout=300)
+    elapsed = time.monotonic() - started
+    assert run.rc == 0, run.output[-4000:]
+    assert "Check mode: PostgreSQL at 127.0.0.1:9 does not answer yet" in run.output
+    assert elapsed < 120, f"the dry run took {elapsed:.0f} s"
+    assert not docker_client.networks.list(names=[name])
+    assert not docker_client.containers.list(all=True, filters={"name": name})

@@ -672,6 +672,25 @@ def test_a_failed_logout_is_a_warning(fake, run_module, clock):
     assert "Connection refused" in warning
 
 
+@pytest.mark.parametrize(("state", "changed"), [("present", True), ("absent", False)])
+def test_check_mode_without_a_running_metabase_says_at_once_what_would_happen(fake, run_module, clock, state, changed):
+    fake.refuse_next(10_000)
+    outcome = run_module(module, args(state=state, wait_timeout=600), check_mode=True)
+    assert not outcome.failed, outcome.msg
+    assert outcome.changed is changed
+    (warning,) = outcome.warnings
+    assert warning.startswith("Check mode: Metabase is not running at http://metabase.test:3000")
+    assert ("would be registered" if state == "present" else "looked for and removed") in warning
+    assert clock.sleeps == []
+    assert fake.count() == 1
+
+
+def test_check_mode_with_a_running_metabase_still_fails_on_real_errors(fake, run_module, clock):
+    outcome = run_module(module, args(password="Wrong-admin-pw-1"), check_mode=True)
+    assert outcome.failed
+    assert "HTTP 401" in outcome.msg
+
+
 # -- secrets --------------------------------------------------------------------------------------
 
 
