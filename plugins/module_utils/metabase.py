@@ -142,7 +142,10 @@ def metabase_argument_spec():
 class MetabaseError(Exception):
     """A failed Metabase request. ``str()`` is safe to show: no headers, no bodies, no secrets."""
 
-    def __init__(self, method, path, detail, *, status=None, hint=None, errors=None):
+    def __init__(self, method, path, detail, *, status=None, hint=None, errors=None, not_running=False):
+        #: True when Metabase did not answer because it is not there (yet): connection refused, not
+        #: ready within wait_timeout, or a proxy's 502/503/504. Check mode reads it as "nothing yet".
+        self.not_running = not_running
         self.method = method
         self.path = path
         self.status = status
@@ -359,6 +362,19 @@ def is_login_throttled(exc):
     return any(value.startswith(THROTTLED_TEXT) for value in exc.errors.values()) or THROTTLED_TEXT in exc.detail
 
 
+def dry_run_exit(module, exc, would, result, changed=True):
+    """In check mode, when Metabase is not running (a dry run before it exists, such as
+    ``site.yml --check`` on a new host), warn what would happen and exit at once. Returns otherwise."""
+    if not (module.check_mode and getattr(exc, "not_running", False)):
+        return
+    module.warn(
+        "Check mode: Metabase is not running at %s (%s); once it runs, %s."
+        % (strip_userinfo(module.params["url"]), exc.msg, would)
+    )
+    result["changed"] = changed
+    module.exit_json(**result)
+
+
 def strip_userinfo(url):
     """The URL without ``user:password@``, for messages."""
     parts = urlsplit(url)
@@ -419,11 +435,13 @@ class MetabaseClient:
         """Build a client from the shared options of an AnsibleModule.
 
         ``use_api_key=False`` makes the client log in with username and password even when an API
-        key is set (the key is still scrubbed from messages). Every secret the client learns at run
-        time (session id, tokens) is added to the module's ``no_log_values`` so that Ansible masks
-        it anywhere in the module's output. With ``logout_on_exit`` (the default), the module's
-        ``exit_json`` and ``fail_json`` first end the sessions the client opened (see
-        :meth:`end_sessions_on_exit`), so no module run leaves a session behind.
+        key is set (the key is still scrubbed from messages). In check mode the client neither waits
+        for readiness nor retries: a dry run says at once what it sees (see :func:`dry_run_exit`).
+        Every secret the client learns at run time (session id, tokens) is added to the module's
+        ``no_log_values`` so that Ansible masks it anywhere in the module's output. With
+        ``logout_on_exit`` (the default), the module's ``exit_json`` and ``fail_json`` first end the
+        sessions the client opened (see :meth:`end_sessions_on_exit`), so no module run leaves a session
+        behind.
         """
         params = module.params
         client = cls(
@@ -434,9 +452,9 @@ class MetabaseClient:
             validate_certs=params.get("validate_certs", True),
             ca_path=params.get("ca_path"),
             timeout=params.get("timeout") or DEFAULT_TIMEOUT,
-            wait_timeout=params.get("wait_timeout"),
+            wait_timeout=0 if module.check_mode else params.get("wait_timeout"),
             on_secret=module.no_log_values.add,
-            **kwargs,
+            **dict(dict(max_retries=0) if module.check_mode else {}, **kwargs),
         )
         client.add_secret(params.get("api_key"))
         if logout_on_exit:
@@ -664,7 +682,7 @@ class MetabaseClient:
         step = self._next_step(not exc.request_sent, idempotent or not exc.request_sent, retries)
         if step is None:
             hint = MAYBE_DONE if exc.request_sent and not idempotent else DEFAULT_HINTS["transport"]
-            raise MetabaseError(method, path, self.redact(exc.reason), hint=hint)
+            raise MetabaseError(method, path, self.redact(exc.reason), hint=hint, not_running=not exc.request_sent)
         return step
 
     def _step_after_answer(self, method, path, answer, *, idempotent, retries, hints):
@@ -678,7 +696,9 @@ class MetabaseClient:
             if status in NOT_READY_STATUSES and not idempotent and not initializing:
                 hints = dict(hints or {})
                 hints[status] = PROXY_MAYBE_DONE
-            raise self._http_error(method, path, status, raw, hints)
+            error = self._http_error(method, path, status, raw, hints)
+            error.not_running = status in NOT_READY_STATUSES
+            raise error
         return step
 
     def _next_step(self, not_ready, resendable, retries):
@@ -730,6 +750,7 @@ class MetabaseClient:
                     % (strip_userinfo(self.base_url), self.wait_timeout, self.redact(last)),
                     hint="a first start migrates the application database and can take minutes; "
                     "raise wait_timeout or check the Metabase container and its logs",
+                    not_running=True,
                 )
             remaining = deadline - self._clock()
             self._sleep(max(0.0, min(HEALTH_POLL_INTERVAL, remaining)))

@@ -28,6 +28,8 @@ attributes:
   check_mode:
     support: full
     details:
+      - In check mode the module does not wait for Metabase. When Metabase is not running (a dry run
+        before it exists), it reports at once that setup would be done, with a warning.
       - In check mode the setup is not posted; the credentials of an existing admin are still
         checked, which opens a login session in Metabase (ended before the module exits) but
         changes no setting.
@@ -147,6 +149,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase import (  # noqa: E402
     MetabaseClient,
     MetabaseError,
+    dry_run_exit,
     is_login_throttled,
     metabase_argument_spec,
 )
@@ -299,6 +302,7 @@ def main():
     except ModuleFailure as exc:
         module.fail_json(msg=str(exc), **result)
     except MetabaseError as exc:
+        dry_run_exit(module, exc, "setup would be done for %s" % params["username"], dict(result, setup_performed=True))
         module.fail_json(msg=exc.msg, status=exc.status, **result)
 
 

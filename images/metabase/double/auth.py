@@ -236,8 +236,10 @@ def create_session(cur, user_id: int) -> str:
     return session_id
 
 
-def delete_session(cur, session_id: str) -> None:
+def delete_session(cur, session_id: str) -> bool:
+    """End a session; whether there was one."""
     cur.execute("DELETE FROM core_session WHERE key_hashed = %s", (_sha256(session_id),))
+    return cur.rowcount > 0
 
 
 def session_cookie(session_id: str) -> dict[str, str]:
@@ -420,19 +422,21 @@ def authenticate(request: Request) -> dict:
     """The user behind the request's credentials (set on ``request.user``), else 401."""
     if request.user is not None:
         return request.user
+    # server/middleware/session.clj merge-current-user-info: (or session-user api-key-user): a valid
+    # session wins over an API key; an unknown or expired session falls back to the key.
     api_key = request.header(API_KEY_HEADER)
-    session_id = request.header(SESSION_HEADER) or request.cookie(SESSION_COOKIE)
+    session_id = (request.header(SESSION_HEADER) or request.cookie(SESSION_COOKIE) or "").strip()
+    user, via_session = None, False
     with request.app.db.transaction() as cur:
-        if api_key:
+        if session_id:
+            user = user_for_session(cur, session_id, request.app.config.max_session_age_minutes)
+            via_session = user is not None and user["is_active"]
+        if not via_session and api_key:
             user = user_for_api_key(cur, api_key.strip())
-        elif session_id:
-            user = user_for_session(cur, session_id.strip(), request.app.config.max_session_age_minutes)
-        else:
-            user = None
     if user is None or not user["is_active"]:
         raise unauthenticated()
     request.user = user
-    request.session_key = None if api_key else session_id.strip()
+    request.session_key = session_id if via_session else None
     return user
 
 

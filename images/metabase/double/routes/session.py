@@ -7,7 +7,8 @@
   a wrong password or an unknown user; 400 for a missing field; 401 ``errors._error`` for a
   deactivated user; 401 ``errors.username`` "Too many attempts! ..." when throttled (10 failures
   for a username or 50 from a source address within an hour; refusals count as failures).
-* ``DELETE /api/session/``: 204, the session of the request ends.
+* ``DELETE /api/session/``: 204, the session of the request ends; 404 ``Not found.`` without a
+  session header or cookie, or for an unknown one (an API key ends nothing).
 * ``POST /api/session/password-check`` ``{"password"}`` (no auth): 200 ``{"valid": true}`` when the
   password passes ``ms/ValidPassword`` (the rules setup applies), else 400 ``errors.password``
   "password is too common.".
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from double import METABASE_VERSION, appdb, auth, settings
 from double.validation import NON_BLANK, error_response, validate
-from double.web import HTTPError, Request, Response, Router
+from double.web import HTTPError, Request, Response, Router, not_found
 
 DID_NOT_MATCH = "did not match stored password"
 DISABLED = "Your account is disabled."
@@ -76,10 +77,13 @@ def login(request: Request) -> Response:
 
 
 def logout(request: Request) -> Response:
-    auth.authenticate(request)
-    if request.session_key:
-        with request.app.db.transaction() as cur:
-            auth.delete_session(cur, request.session_key)
+    """session/api.clj: 404 without a session key or when no session has it, else 204."""
+    session_id = (request.header(auth.SESSION_HEADER) or request.cookie(auth.SESSION_COOKIE) or "").strip()
+    if not session_id:
+        raise not_found()
+    with request.app.db.transaction() as cur:
+        if not auth.delete_session(cur, session_id):
+            raise not_found()
     return Response.empty(204)
 
 

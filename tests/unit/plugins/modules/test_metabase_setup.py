@@ -258,6 +258,36 @@ def test_a_failed_logout_is_a_warning_not_a_failure(fake, run_module, clock):
         assert secret not in warning
 
 
+@pytest.mark.parametrize("fault", ["refused", "initializing", "proxy"])
+def test_check_mode_without_a_running_metabase_says_at_once_what_would_happen(fake_factory, run_module, clock, fault):
+    """site.yml --check on a new host: no Metabase yet. The dry run must not wait wait_timeout."""
+    fake = fake_factory(setup_done=False)
+    if fault == "refused":
+        fake.refuse_next(10_000)
+    elif fault == "initializing":
+        fake.initializing = 10_000
+    else:
+        fake.fail_next(502, "<html><title>502 Bad Gateway</title></html>", count=10_000)
+    outcome = run_module(module, dict(SETUP, wait_timeout=600), check_mode=True)
+    assert not outcome.failed, outcome.msg
+    assert outcome.changed is True
+    assert outcome.result["setup_performed"] is True
+    (warning,) = outcome.warnings
+    assert warning.startswith("Check mode: Metabase is not running at http://metabase.test:3000")
+    assert "setup would be done for admin@example.com" in warning
+    assert clock.sleeps == []  # no readiness wait, no retry
+    assert fake.count() == 1
+
+
+def test_outside_check_mode_a_missing_metabase_still_fails_after_waiting(fake_factory, run_module, clock):
+    fake = fake_factory(setup_done=False)
+    fake.refuse_next(10_000)
+    outcome = run_module(module, dict(SETUP, wait_timeout=30))
+    assert outcome.failed
+    assert "was not ready within 30 seconds" in outcome.msg
+    assert sum(clock.sleeps) >= 30
+
+
 def test_setup_helpers():
     assert module.setup_needed({"has-user-setup": False, "setup-token": "t"}) is True
     assert module.setup_needed({"has-user-setup": True, "setup-token": "t"}) is False  # token kept after setup
