@@ -78,11 +78,12 @@ test: venv-dev docker images ## Everything CI runs; a dev stack of `make deploy`
 	@$(BIN)/python scripts/test-summary.py $(REPORTS)
 
 .PHONY: lint
-lint: venv-dev ## yamllint, ansible-lint (production profile), ruff
+lint: venv-dev ## yamllint, ansible-lint (production profile), ruff, actionlint (.github/workflows)
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint
 
 .PHONY: sanity
 sanity: venv-dev ## ansible-test sanity on a copy of the collection (offline pip bootstrap)
