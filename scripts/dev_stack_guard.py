@@ -150,7 +150,7 @@ def problems() -> list[str]:
         if container is not None and container.status != "running" and f"container {name}" in state["resources"]:
             found.append(f"container {name} is {container.status}")
     if state["sentinel"] and not found:
-        (name, _ports), *_ = state["stack"]["containers"].items()
+        name = next(iter(state["stack"]["containers"]))
         result = client.containers.get(name).exec_run(["cat", "/data/sentinel"])
         if result.output.decode().strip() != state["sentinel"]:
             found.append(f"the sentinel's marker in volume {state['stack']['volumes'][0]} is gone")

@@ -20,7 +20,7 @@ NAMES = (
 def free_ports(count: int) -> list[int]:
     """Ports the kernel hands out now, all different (the sockets stay open until all are drawn)."""
     with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        sockets = [stack.enter_context(socket.socket()) for _index in range(count)]
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         return [sock.getsockname()[1] for sock in sockets]
