@@ -83,7 +83,7 @@ def problems(path: Path) -> list[str]:
     for target in links(path):
         if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):
             continue  # http:, https:, mailto: ...
-        file_part, _, fragment = target.partition("#")
+        file_part, _hash, fragment = target.partition("#")
         resolved = (path.parent / file_part).resolve() if file_part else path
         if not resolved.exists():
             found.append(

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "test-summary.py"
-EXPECTED = ["unit", "integration", "molecule-dev", "molecule-production"]
+EXPECTED = ["unit", "integration", "molecule-dev", "molecule-production", "molecule-dev-official", "dev-stack"]
 
 
-def report(directory: Path, name: str, tests: int = 3, failures: int = 0, skipped: int = 0) -> None:
+def report(directory: Path, name: str, *, tests: int = 3, failures: int = 0, skipped: int = 0, why: str = "") -> None:
+    cases = "".join(f'<testcase name="t{i}"><skipped message="{why}"/></testcase>' for i in range(skipped))
     (directory / f"{name}.xml").write_text(
         f'<testsuites><testsuite name="pytest" tests="{tests}" failures="{failures}" errors="0" '
-        f'skipped="{skipped}"/></testsuites>',
+        f'skipped="{skipped}">{cases}</testsuite></testsuites>',
         encoding="utf-8",
     )
 
@@ -32,7 +33,7 @@ def test_every_expected_report_passed(tmp_path):
         report(tmp_path, name)
     run = summary(tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "summary: 12 passed, 0 failed, 0 skipped" in run.stdout
+    assert "summary: 18 passed, 0 failed, 0 skipped" in run.stdout
 
 
 @pytest.mark.parametrize("missing", EXPECTED)
@@ -62,6 +63,18 @@ def test_failures_empty_reports_and_skips_under_ci(tmp_path):
     assert "unit.xml holds no test" in summary(tmp_path).stderr
     report(tmp_path, "unit", skipped=1)
     assert summary(tmp_path).returncode == 0
+    assert summary(tmp_path, ci=True).returncode == 1
+
+
+def test_only_the_double_only_skips_of_an_official_run_pass_under_ci(tmp_path):
+    for name in EXPECTED:
+        report(tmp_path, name)
+    report(tmp_path, "molecule-dev-official", skipped=2, why="IMAGES=official: the request journal is the double's")
+    assert summary(tmp_path, ci=True).returncode == 0
+    report(tmp_path, "molecule-dev-official", skipped=1, why="no docker")
+    assert "1 test(s) were skipped under CI=true" in summary(tmp_path, ci=True).stderr
+    report(tmp_path, "molecule-dev-official")
+    report(tmp_path, "molecule-dev", skipped=1, why="IMAGES=official: in an offline report")
     assert summary(tmp_path, ci=True).returncode == 1
 
 

@@ -10,6 +10,7 @@ import sys
 import psycopg2
 import pytest
 import yaml
+from isolation import load
 from metabase_api import MetabaseAPI, journal_problems
 from site_run import site
 
@@ -19,7 +20,8 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "cronicorn"))
 from contract import CREDENTIAL_TABLES, EXAMPLE_QUESTIONS, VIEWS  # noqa: E402
 
 DEV = yaml.safe_load((ROOT / "inventory/dev/group_vars/all/main.yml").read_text(encoding="utf-8"))
-METABASE = MetabaseAPI("http://127.0.0.1:3030")
+STACK = load("dev")  # the scenario's own names and ports (molecule/isolation.yml)
+METABASE = MetabaseAPI(STACK["monitoring_metabase_url"])
 call = METABASE.call
 
 
@@ -57,9 +59,14 @@ def test_example_questions_return_rows(session, cronicorn, question):
     assert result["row_count"] > 0
 
 
+@pytest.mark.double_only("the request journal is the double's own table; Metabase keeps none")
 def test_every_accepted_request_matches_the_openapi_description():
     connection = psycopg2.connect(
-        host="127.0.0.1", port=5432, dbname="metabase", user=DEV["postgres_user"], password=DEV["postgres_password"]
+        host="127.0.0.1",
+        port=STACK["postgres_published_port"],
+        dbname="metabase",
+        user=DEV["postgres_user"],
+        password=DEV["postgres_password"],
     )
     with connection, connection.cursor() as cursor:
         cursor.execute("SELECT method, path, query, has_body, body FROM double_request_journal ORDER BY id")

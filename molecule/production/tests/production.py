@@ -10,6 +10,7 @@ import ssl
 import docker
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
+from isolation import load
 from metabase_api import MetabaseAPI
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -32,13 +33,19 @@ def vault_secrets() -> dict[str, str]:
     return yaml.safe_load(plain)
 
 
-METABASE_VARS = group_vars("monitoring_metabase")
-PROXY_VARS = group_vars("monitoring_proxy")
-ALL_VARS = group_vars("all")
+# The inventory's settings, with the scenario's own names and ports over them (molecule/isolation.yml), as
+# molecule/isolate.yml gives them to every playbook of the scenario.
+STACK = load("production")
+METABASE_VARS = group_vars("monitoring_metabase") | STACK
+PROXY_VARS = group_vars("monitoring_proxy") | STACK
+ALL_VARS = group_vars("all") | STACK
 HTTPS_PORT = PROXY_VARS["proxy_https_port"]
 HTTP_PORT = PROXY_VARS["proxy_http_port"]
 SERVER_NAME = PROXY_VARS["proxy_server_name"]
 CERTIFICATE = pathlib.Path(METABASE_VARS["monitoring_metabase_ca_path"])
+METABASE_CONTAINER = STACK["metabase_container_name"]
+APPDB_CONTAINER = STACK["postgres_container_name"]
+PROXY_CONTAINER = STACK["proxy_container_name"]
 BASE_URL = f"https://{SERVER_NAME}:{HTTPS_PORT}"
 
 

@@ -8,12 +8,24 @@ import secrets
 import stat
 
 import pytest
-from production import ALL_VARS, METABASE, VAULT_PASSWORD_FILE, admin_session, call, docker_client, vault_secrets
+from production import (
+    ALL_VARS,
+    APPDB_CONTAINER,
+    METABASE,
+    METABASE_CONTAINER,
+    PROXY_CONTAINER,
+    STACK,
+    VAULT_PASSWORD_FILE,
+    admin_session,
+    call,
+    docker_client,
+    vault_secrets,
+)
 from site_run import playbook, recaps
 
 PRODUCTION = {"inventory": "inventory/production", "vault_password_file": str(VAULT_PASSWORD_FILE)}
-DEPLOYMENT = ["cronicorn-metabase-db", "cronicorn-metabase", "cronicorn-proxy", "cronicorn-app-db"]
-VOLUMES = ["cronicorn-metabase-db-data", "cronicorn-app-db-data"]
+DEPLOYMENT = [APPDB_CONTAINER, METABASE_CONTAINER, PROXY_CONTAINER, "cronicorn-app-db"]
+VOLUMES = [STACK["postgres_volume"], "cronicorn-app-db-data"]
 
 
 def readonly_login(password: str) -> tuple[int, str]:

@@ -15,11 +15,15 @@ import urllib.request
 
 import pytest
 from production import (
+    APPDB_CONTAINER,
     CERTIFICATE,
     HTTP_PORT,
     HTTPS_PORT,
+    METABASE_CONTAINER,
+    PROXY_CONTAINER,
     ROOT,
     SERVER_NAME,
+    STACK,
     call,
     docker_client,
     ephemeral_file,
@@ -31,9 +35,9 @@ from production import (
 # vault into the scenario's log, which must hold the converge's output only.
 testinfra_hosts = ["local://"]
 
-STACK = ["cronicorn-metabase-db", "cronicorn-metabase", "cronicorn-proxy"]
-POSTGRES_CONTAINERS = ["cronicorn-metabase-db", "cronicorn-app-db"]
-NETWORKS = ["cronicorn-monitoring", "cronicorn-app"]
+DEPLOYED = [APPDB_CONTAINER, METABASE_CONTAINER, PROXY_CONTAINER]
+POSTGRES_CONTAINERS = [APPDB_CONTAINER, "cronicorn-app-db"]
+NETWORKS = [STACK["postgres_network"], "cronicorn-app"]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +49,7 @@ def containers():
 
 
 def test_the_stack_and_the_stand_ins_run(containers):
-    assert set(containers) == set(STACK + POSTGRES_CONTAINERS + ["cronicorn-db-access"])
+    assert set(containers) == set(DEPLOYED + POSTGRES_CONTAINERS + ["cronicorn-db-access"])
     assert all(c.status == "running" for c in containers.values())
 
 
@@ -73,10 +77,11 @@ def test_every_published_port_is_on_loopback(containers):
 
 
 def test_metabase_is_published_on_loopback_only(containers, host):
-    bindings = containers["cronicorn-metabase"].attrs["HostConfig"]["PortBindings"]
-    assert bindings == {"3000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "3030"}]}
-    listening = [s for s in host.socket.get_listening_sockets() if s.endswith(":3030")]
-    assert listening == ["tcp://127.0.0.1:3030"]
+    port = STACK["metabase_published_port"]
+    bindings = containers[METABASE_CONTAINER].attrs["HostConfig"]["PortBindings"]
+    assert bindings == {"3000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+    listening = [s for s in host.socket.get_listening_sockets() if s.endswith(f":{port}")]
+    assert listening == [f"tcp://127.0.0.1:{port}"]
 
 
 def test_health_over_https_through_the_proxy_with_the_expected_certificate():
@@ -158,7 +163,7 @@ def _repository_text() -> str:
 
 def test_metabase_environment_holds_no_secret_that_the_repository_has_in_plain_text(containers):
     environment = dict(
-        item.split("=", 1) for item in containers["cronicorn-metabase"].attrs["Config"]["Env"] if "=" in item
+        item.split("=", 1) for item in containers[METABASE_CONTAINER].attrs["Config"]["Env"] if "=" in item
     )
     secret_names = sorted(k for k in environment if any(w in k for w in ("PASS", "SECRET", "KEY", "TOKEN")))
     assert {"MB_DB_PASS", "MB_ENCRYPTION_SECRET_KEY"} <= set(secret_names)
