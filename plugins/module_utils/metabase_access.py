@@ -430,3 +430,82 @@ def granular_caching_available(client):
             return False
         raise
     return True
+
+
+# -- table and field metadata ----------------------------------------------------------------------
+
+TABLE_KEYS = ("visibility", "description", "display_name")
+FIELD_KEYS = ("visibility", "description", "display_name", "semantic_type")
+#: Option value -> Metabase's ``visibility_type`` (a visible table is ``null``).
+TABLE_VISIBILITY = {"visible": None, "hidden": "hidden", "technical": "technical", "cruft": "cruft"}
+
+
+def database_metadata(client, database_id):
+    """Tables and fields of a database, hidden and sensitive ones included."""
+    answer = client.request(
+        "GET", "/api/database/%d/metadata" % database_id, query={"include_hidden": "true", "remove_inactive": "true"}
+    )
+    tables = answer.get("tables") if isinstance(answer, dict) else None
+    if not isinstance(tables, list):
+        raise ResourceError("GET /api/database/%d/metadata answered no list of tables." % database_id)
+    return [t for t in tables if isinstance(t, dict) and t.get("active", True)]
+
+
+def find_table(tables, name):
+    """A table by ``name`` or ``schema.name``; ``None`` when Metabase does not list it."""
+    schema, _, bare = name.rpartition(".")
+    named = [t for t in tables if t.get("name") == bare and (not schema or t.get("schema") == schema)]
+    if len(named) > 1:
+        raise ResourceError(
+            "Metabase lists %d tables named %r (schemas %s). Hint: write it as schema.table."
+            % (len(named), bare, ", ".join(sorted(str(t.get("schema")) for t in named)))
+        )
+    return named[0] if named else None
+
+
+def normalize_table(table):
+    visibility = table.get("visibility_type")
+    return dict(
+        visibility="visible" if visibility is None else visibility,
+        description=table.get("description") or "",
+        display_name=table.get("display_name"),
+    )
+
+
+def normalize_field(field):
+    return dict(
+        visibility=field.get("visibility_type") or "normal",
+        description=field.get("description") or "",
+        display_name=field.get("display_name"),
+        semantic_type=field.get("semantic_type") or "",
+    )
+
+
+def metadata_body(differing, wanted, table):
+    """The PUT body for the differing keys; ``""`` clears a description or semantic type (null)."""
+    body = {}
+    for key in differing:
+        value = wanted[key]
+        if key == "visibility":
+            body["visibility_type"] = TABLE_VISIBILITY[value] if table else value
+        elif key in ("description", "semantic_type"):
+            body[key] = value or None
+        else:
+            body[key] = value
+    return body
+
+
+def ensure_metadata(client, path, current, wanted, check_mode, header, table):  # noqa: PLR0917
+    """Compare and PUT one table's or field's metadata. Returns a :class:`Change`."""
+    before = normalize_table(current) if table else normalize_field(current)
+    keys = TABLE_KEYS if table else FIELD_KEYS
+    shown = [k for k in keys if wanted.get(k) is not None]
+    differing = [k for k in shown if wanted[k] != before[k]]
+    before_shown = dict((k, before[k]) for k in shown)
+    after = dict(before_shown)
+    after.update(dict((k, wanted[k]) for k in differing))
+    if not differing:
+        return _change("none", current, before_shown, before_shown, header)
+    if not check_mode:
+        client.request("PUT", path, body=metadata_body(differing, wanted, table))
+    return _change("update", current, before_shown, after, header)

@@ -103,6 +103,8 @@ class AccessRoutes:
     def _access_route(self, req, path, user):  # noqa: PLR0911, PLR0912 - one branch per route
         parts = [p for p in path.split("/") if p][1:]
         method = req.method
+        if method == "PUT" and len(parts) == 2 and parts[0] in ("table", "field") and parts[1].isdigit():
+            return self._metadata_put(parts[0], int(parts[1]), req.body if isinstance(req.body, dict) else {})
         admin_only = parts[:1] in (["user"], ["permissions"], ["setting"], ["cache"]) or parts == [
             "collection",
             "graph",
@@ -369,3 +371,19 @@ class AccessRoutes:
             return _json(402, {"message": GRANULAR, "status": "error-premium-feature-not-available"})
         self.cache_policies[(body["model"], body["model_id"])] = copy.deepcopy(strategy)
         return _json(200, {"id": len(self.cache_policies)})
+
+    # -- metadata -------------------------------------------------------------------------------
+
+    def _metadata_put(self, kind, item_id, body):
+        for tables in self.tables.values():
+            for table in tables:
+                items = [table] if kind == "table" else table["fields"]
+                for item in items:
+                    if item["id"] == item_id:
+                        if body.get("description") == "":
+                            return _json(400, {"errors": {"description": "nullable value must be a non-blank string."}})
+                        for key, value in body.items():
+                            if key in ("description", "semantic_type") or value is not None:
+                                item[key] = value
+                        return _json(200, item)
+        return _text(404, "Not found.")
