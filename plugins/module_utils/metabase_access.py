@@ -283,8 +283,11 @@ def _ensure_members(client, group, members, exclusive, check_mode):
     to_remove = [m for e, m in sorted(by_email.items()) if exclusive and e not in wanted_emails]
     before = sorted(by_email)
     after = sorted((set(before) | wanted_emails) - set(str(m.get("email", "")).lower() for m in to_remove))
+    removed = sorted(str(m.get("email", "")).lower() for m in to_remove)
     if not to_add and not to_remove:
-        return _change("none", group, dict(members=before), dict(members=before), header)
+        change = _change("none", group, dict(members=before), dict(members=before), header)
+        change.removed = removed
+        return change
     if not check_mode:
         for user in to_add:
             client.request(
@@ -295,7 +298,9 @@ def _ensure_members(client, group, members, exclusive, check_mode):
             )
         for member in to_remove:
             client.request("DELETE", "/api/permissions/membership/%d" % member["membership_id"])
-    return _change("update", group, dict(members=before), dict(members=after), header)
+    change = _change("update", group, dict(members=before), dict(members=after), header)
+    change.removed = removed
+    return change
 
 
 # -- data and collection permissions ---------------------------------------------------------------

@@ -78,6 +78,14 @@ group:
   returned: always
   type: dict
   sample: {id: 5, name: Cronicorn Admins}
+removed:
+  description:
+    - Emails of the members removed by O(members_exclusive) (or that check mode would remove), for example
+      to deactivate the people who left the team.
+  returned: always
+  type: list
+  elements: str
+  sample: [former@example.com]
 diff:
   description: Before and after, one entry per change (the group, its members).
   returned: when diff mode is on
@@ -109,6 +117,7 @@ def run(ctx):
     )
     ctx.changes.extend(changes)
     ctx.result["group"] = dict(id=group["id"], name=group["name"]) if group else {}
+    ctx.result["removed"] = sorted(set(email for change in changes for email in getattr(change, "removed", [])))
     if ctx.diff_mode:
         ctx.result["diff"] = [change.diff for change in changes]
 

@@ -39,6 +39,7 @@ def test_members_are_added_and_exclusive_removes_the_others(fake, run_module):
     assert gid in fake.person("ada2@example.com")["groups"]
     outcome = ok(run(run_module, diff=True, members=["grace@example.com"], members_exclusive=True))
     assert outcome.changed is True
+    assert outcome.result["removed"] == ["ada2@example.com"]
     assert gid not in fake.person("ada2@example.com")["groups"]
     assert gid in fake.person("grace@example.com")["groups"]
     assert outcome.result["diff"][-1] == {
