@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from ansible.errors import AnsibleFilterError
-from ansible_collections.cronicorn.monitoring.plugins.filter.metabase_access import metabase_access_hidden
+from controller_imports import module_side_kept
+
+with module_side_kept():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.cronicorn.monitoring.plugins.filter.metabase_access import metabase_access_hidden
 
 RELATIONS = [
     {"relation": "public.account", "decision": "hidden", "reason": "listed in denied tables", "withheld": None},
