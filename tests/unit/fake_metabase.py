@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase import REDACTED, TransportError
+from fake_metabase_access import AccessRoutes
 from fake_metabase_content import ContentRoutes
 from openapi_contract import NO_BODY
 
@@ -59,7 +60,7 @@ def _text(status, text):
     return status, text.encode("utf-8")
 
 
-class FakeMetabase(ContentRoutes):
+class FakeMetabase(ContentRoutes, AccessRoutes):
     """Callable with the transport signature of ``plugins/module_utils/metabase.py``.
 
     Collections, cards, dashboards and metadata are answered by :class:`ContentRoutes`.
@@ -85,6 +86,7 @@ class FakeMetabase(ContentRoutes):
         self._faults = []  # [remaining, method, path, kind, payload]
         self.dashcard_writes = []  # per PUT /api/dashboard/{id} with dashcards: kept, created, deleted
         self._init_content()
+        self._init_access()
         if sample_database:
             self._store(
                 {
@@ -228,7 +230,9 @@ class FakeMetabase(ContentRoutes):
             return _text(401, "Unauthenticated")
         if (req.method, path) == ("GET", "/api/user/current/"):
             return _json(200, {k: v for k, v in user.items() if k != "password"})
-        answer = self._content_route(req, path)
+        answer = self._access_route(req, path, user)
+        if answer is None:
+            answer = self._content_route(req, path)
         if answer is not None:
             return answer
         match = re.fullmatch(r"/api/database/(?:(\d+)/)?(?:(sync_schema)/)?", path)
