@@ -87,31 +87,23 @@ def _optional_defaults(node):
             _optional_defaults(value)
 
 
-def _unrendered_one_of(node, components=None):
-    """Read as ``anyOf`` every ``oneOf`` that has an empty ``{}`` branch (inline or behind a ``$ref``).
+def _one_of_as_any_of(node):
+    """Read every ``oneOf`` as ``anyOf``.
 
-    The generator writes ``{}`` for Malli schemas it cannot render (e.g.
-    ``metabase.lib.schema.parameter.dimension``); such a branch matches every value, so under
-    ``oneOf`` any value another branch also matches counted as ambiguous and was refused, although
-    Metabase's ``:multi`` schema dispatches it to one branch (a dashcard mapping to a native
-    variable, ``["variable", ["template-tag", "x"]]``). What the branches accept is unchanged."""
-    if components is None:
-        components = node.get("components", {}).get("schemas", {}) if isinstance(node, dict) else {}
-    prefix = "#/components/schemas/"
-
-    def empty(branch) -> bool:
-        ref = branch.get("$ref", "") if isinstance(branch, dict) else ""
-        return branch == {} or (ref.startswith(prefix) and components.get(ref[len(prefix) :]) == {})
-
+    Metabase generates ``oneOf`` from malli ``:or`` and ``:multi`` schemas, which pick the first
+    (or the dispatched) branch that fits; they never require that exactly one fits. Read strictly,
+    some of them reject every value: a dashcard's ``parameter_mappings[].target`` is ``oneOf`` a
+    ``dimension`` schema that is ``{}`` and three others, so ``["variable", ["template-tag", "x"]]``,
+    which Metabase takes, is "valid under each of" two branches.
+    """
     if isinstance(node, dict):
-        branches = node.get("oneOf")
-        if isinstance(branches, list) and any(empty(branch) for branch in branches):
+        if "oneOf" in node and "anyOf" not in node:
             node["anyOf"] = node.pop("oneOf")
         for value in node.values():
-            _unrendered_one_of(value, components)
+            _one_of_as_any_of(value)
     elif isinstance(node, list):
         for value in node:
-            _unrendered_one_of(value, components)
+            _one_of_as_any_of(value)
 
 
 def _template_regex(template: str):
@@ -154,7 +146,7 @@ class OpenApiContract:
         self.source = source
         self.spec = copy.deepcopy(spec)
         _optional_defaults(self.spec)
-        _unrendered_one_of(self.spec)
+        _one_of_as_any_of(self.spec)
         for item in self.spec.get("paths", {}).values():
             for operation in item.values():
                 if isinstance(operation, dict):
