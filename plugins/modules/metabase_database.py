@@ -144,6 +144,14 @@ options:
       - Metabase also starts a sync by itself after a create.
     type: bool
     default: false
+  force_sync:
+    description:
+      - Trigger a schema sync on this run even when the connection did not change, because the
+        tables or views of the database did (for example right after the analytics views were
+        loaded or changed). Reports C(changed). In check mode nothing is triggered.
+      - Ignored with O(state=absent).
+    type: bool
+    default: false
 notes:
   - Metabase returns secrets in C(details) only as C(**MetabasePass**), so they cannot be compared;
     O(update_password) decides when they are sent.
@@ -283,7 +291,8 @@ database:
     initial_sync_status: incomplete
 sync_triggered:
   description:
-    - Whether a schema sync was triggered (only after a change with O(sync=true); never in check mode).
+    - Whether a schema sync was triggered (after a change with O(sync=true), or with O(force_sync=true);
+      never in check mode).
   returned: always
   type: bool
   sample: true
@@ -597,6 +606,7 @@ def main():
         update_password=dict(type="str", choices=["always", "on_create"], default="on_create", no_log=False),
         auto_run_queries=dict(type="bool"),
         sync=dict(type="bool", default=False),
+        force_sync=dict(type="bool", default=False),
     )
     module = new_module(argument_spec)
     params = module.params
@@ -707,6 +717,11 @@ def run_update(module, client, current, wanted, result):
     if module._diff:
         result["diff"] = dict(before=before, after=after)
     if not payload:
+        if module.params["force_sync"]:  # the connection is as wanted, but what it shows changed
+            result["changed"] = True
+            if module.check_mode:
+                module.exit_json(**result)
+            finish(module, client, result, force=True)
         module.exit_json(**result)
     if module.check_mode:
         result.update(changed=True, database=public_database(predicted(current, payload), secret_keys))
@@ -720,9 +735,9 @@ def run_update(module, client, current, wanted, result):
     finish(module, client, result)
 
 
-def finish(module, client, result):
+def finish(module, client, result, force=False):
     """After a write: trigger the schema sync when asked, then exit."""
-    if module.params["sync"]:
+    if module.params["sync"] or module.params["force_sync"] or force:
         try:
             client.request("POST", "/api/database/%d/sync_schema" % result["id"], idempotent=True)
         except MetabaseError as exc:

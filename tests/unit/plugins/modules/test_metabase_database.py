@@ -91,6 +91,23 @@ def test_create_with_sync_triggers_a_schema_sync(fake, run_module):
     assert (logout.method, logout.path) == ("DELETE", "/api/session/")
 
 
+def test_force_sync_triggers_a_sync_when_the_connection_did_not_change(fake, run_module):
+    """The views changed, the connection did not: Metabase must sync now, not at its next hourly sync."""
+    register(fake, run_module)
+    stored_id = cronicorn(fake)["id"]
+    plain = run_module(module, args(sync=True))
+    assert plain.changed is False and fake.syncs == []
+    checked = run_module(module, args(sync=True, force_sync=True), check_mode=True)
+    assert checked.changed is True and checked.result["sync_triggered"] is False
+    assert fake.syncs == []
+    forced = run_module(module, args(sync=True, force_sync=True))
+    assert not forced.failed, forced.msg
+    assert forced.changed is True
+    assert forced.result["sync_triggered"] is True
+    assert fake.syncs == [stored_id]
+    assert [(r.method, r.path) for r in fake.writes()] == [("POST", f"/api/database/{stored_id}/sync_schema")]
+
+
 def test_create_with_auto_run_queries(fake, run_module):
     outcome = run_module(module, args(auto_run_queries=False))
     assert outcome.changed is True
