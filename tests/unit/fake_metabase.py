@@ -77,6 +77,7 @@ class FakeMetabase:
         self.list_shape = list_shape
         self.pg_servers = {("postgres", 5432): PgServer()}
         self.syncs = []
+        self.healthchecks = 0
         self.initializing = 0  # health polls left that answer 503 "initializing"
         self._faults = []  # [remaining, method, path, kind, payload]
         if sample_database:
@@ -198,7 +199,7 @@ class FakeMetabase:
 
     # -- routes ----------------------------------------------------------------------------------
 
-    def _route(self, req):  # noqa: PLR0911 - one return per route reads best in a router
+    def _route(self, req):  # noqa: PLR0911, PLR0912 - one return per route reads best in a router
         path = req.path if req.path.endswith("/") else req.path + "/"  # Metabase serves both spellings
         if path == "/api/health/" and req.method == "GET":
             if self.initializing > 0:
@@ -222,7 +223,7 @@ class FakeMetabase:
             return _text(401, "Unauthenticated")
         if (req.method, path) == ("GET", "/api/user/current/"):
             return _json(200, {k: v for k, v in user.items() if k != "password"})
-        match = re.fullmatch(r"/api/database/(?:(\d+)/)?(?:(sync_schema)/)?", path)
+        match = re.fullmatch(r"/api/database/(?:(\d+)/)?(?:(sync_schema|healthcheck)/)?", path)
         if not match:
             return _text(404, "API endpoint does not exist.")
         if not user["is_superuser"]:
@@ -236,6 +237,12 @@ class FakeMetabase:
         if action == "sync_schema" and req.method == "POST":
             self.syncs.append(database["id"])
             return _json(200, {"status": "ok"})
+        if action == "healthcheck" and req.method == "GET":
+            self.healthchecks += 1
+            refusal = self._connect(database["engine"], database["details"])
+            if refusal is None:
+                return _json(200, {"status": "ok"})
+            return _json(200, {"status": "error", "message": json.loads(refusal[1])["message"]})
         handler = {"GET": self._get, "PUT": self._update, "DELETE": self._delete}.get(req.method)
         return handler(req, database) if handler and not action else self._not_found(req)
 

@@ -108,6 +108,35 @@ def test_force_sync_triggers_a_sync_when_the_connection_did_not_change(fake, run
     assert [(r.method, r.path) for r in fake.writes()] == [("POST", f"/api/database/{stored_id}/sync_schema")]
 
 
+def test_healthcheck_returns_metabase_s_answer(fake, run_module, clock):
+    register(fake, run_module)
+    outcome = run_module(module, args(healthcheck=True))
+    assert not outcome.failed, outcome.msg
+    assert outcome.changed is False
+    assert outcome.result["healthcheck"] == {"status": "ok"}
+    # PostgreSQL's password changed: Metabase's stored one no longer works.
+    fake.pg_servers[("postgres", 5432)].users["metabase_readonly"] = RO_PASSWORD_2
+    broken = run_module(module, args(healthcheck=True, healthcheck_timeout=10))
+    assert not broken.failed, broken.msg
+    assert broken.result["healthcheck"] == {"status": "error", "message": "Looks like your Password is incorrect."}
+    assert clock.sleeps and sum(clock.sleeps) >= 10  # asked again while not ok, within the timeout
+    checks = fake.healthchecks
+    rotated = run_module(module, args(db_password=RO_PASSWORD_2, update_password="always", healthcheck=True))
+    assert rotated.changed is True
+    assert rotated.result["healthcheck"] == {"status": "ok"}
+    assert fake.healthchecks == checks + 1
+
+
+def test_healthcheck_in_check_mode_asks_once_and_never_for_a_missing_connection(fake, run_module, clock):
+    missing = run_module(module, args(healthcheck=True, healthcheck_timeout=30), check_mode=True)
+    assert "healthcheck" not in missing.result and fake.healthchecks == 0
+    register(fake, run_module)
+    fake.pg_servers[("postgres", 5432)].users["metabase_readonly"] = RO_PASSWORD_2
+    checked = run_module(module, args(healthcheck=True, healthcheck_timeout=30), check_mode=True)
+    assert checked.result["healthcheck"]["status"] == "error"
+    assert fake.healthchecks == 1 and clock.sleeps == []
+
+
 def test_create_with_auto_run_queries(fake, run_module):
     outcome = run_module(module, args(auto_run_queries=False))
     assert outcome.changed is True
