@@ -93,3 +93,29 @@ def test_check_mode_on_a_new_host_says_quickly_what_it_would_do(tmp_path, docker
     assert elapsed < 120, f"the dry run took {elapsed:.0f} s"
     assert not docker_client.networks.list(names=[name])
     assert not docker_client.containers.list(all=True, filters={"name": name})
+
+
+def test_a_postgres_image_that_cannot_be_pulled_is_named_with_what_to_do(tmp_path, docker_client):
+    """The postgres role pulls too: the same message, before any network or volume is created."""
+    image = f"registry.invalid/cronicorn-test/pg-{uuid.uuid4().hex[:8]}:16"
+    name = f"cronicorn-test-{uuid.uuid4().hex[:8]}"
+    playbook = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: cronicorn.monitoring.postgres
+"""
+    extra = {
+        "postgres_image": image,
+        "postgres_network": name,
+        "postgres_volume": name,
+        "postgres_container_name": name,
+        "postgres_password": "test-only-pg-pw-1",
+        "postgres_published_port": None,
+    }
+    run = run_playbook(tmp_path, "play.yml", playbook, extra, timeout=300)
+    assert run.rc != 0
+    assert f"Could not pull the PostgreSQL image {image}" in run.output, run.output[-3000:]
+    assert "IMAGES=offline" in run.output
+    assert not docker_client.networks.list(names=[name])
+    assert not docker_client.volumes.list(filters={"name": name})
