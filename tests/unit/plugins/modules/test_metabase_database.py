@@ -534,7 +534,7 @@ def test_wrong_admin_password(fake, run_module):
 
 
 def test_a_locked_out_admin_is_named_as_the_likely_cause(fake, run_module, clock):
-    for _ in range(10):
+    for _attempt in range(10):
         assert run_module(module, args(password="Wrong-admin-pw-1")).failed
     outcome = run_module(module, args())
     assert outcome.failed
