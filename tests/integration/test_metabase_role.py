@@ -90,6 +90,7 @@ def test_check_mode_on_a_new_host_says_quickly_what_it_would_do(tmp_path, docker
     elapsed = time.monotonic() - started
     assert run.rc == 0, run.output[-4000:]
     assert "Check mode: PostgreSQL at 127.0.0.1:9 does not answer yet" in run.output
+    assert f"Check mode: the network {name} does not exist yet" in run.output
     assert elapsed < 120, f"the dry run took {elapsed:.0f} s"
     assert not docker_client.networks.list(names=[name])
     assert not docker_client.containers.list(all=True, filters={"name": name})
