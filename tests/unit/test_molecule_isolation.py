@@ -100,3 +100,22 @@ def test_no_dev_name_or_port_is_written_into_the_scenarios():
                 if pattern.search(line):
                     hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert hits == []
+
+
+def test_make_test_runs_every_stage_between_the_guards_start_and_its_check():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    order = [
+        "dev_stack_guard.py start",
+        "$(MAKE) --no-print-directory lint sanity unit integration molecule",
+        "pytest tests/guard",
+        "--junitxml=$(REPORTS)/dev-stack.xml",
+        "dev_stack_guard.py stop",
+        "test-summary.py",
+    ]
+    positions = [recipe.find(step) for step in order]
+    assert -1 not in positions, dict(zip(order, positions, strict=True))
+    assert positions == sorted(positions)
+    # The sub-make line holds nothing else: `make -n test` runs lines with $(MAKE) for real.
+    (line,) = [line for line in recipe.splitlines() if "$(MAKE)" in line]
+    assert "dev_stack_guard" not in line and "pytest" not in line
