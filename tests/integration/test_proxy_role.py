@@ -12,7 +12,9 @@ the client exactly one HSTS header (the role's); plain HTTP answers only a redir
 plain-HTTP request reaches the upstream; TLS 1.0 and 1.1 are refused by the server, 1.2 and 1.3 work; a
 second run, and a run in check mode, change nothing; a given certificate and key replace the generated
 pair (reloaded in the running container) and the key appears nowhere in `ansible-playbook -vvv --diff`;
-a key that does not belong to the certificate is refused before anything is written.
+a key that does not belong to the certificate is refused before anything is written; a configuration
+value nginx refuses (tested with `nginx -t` in a throwaway container before it replaces the file) fails the
+run and leaves the previous configuration on disk, so a restart still comes up.
 """
 
 from __future__ import annotations
@@ -376,6 +378,36 @@ def test_a_key_that_does_not_match_the_certificate_is_refused(proxy):
     assert proxy.certificate_file.read_bytes() == before
     for fragment in key_fragments(other_key):
         assert fragment not in run.output
+
+
+def test_a_configuration_nginx_refuses_is_never_written(proxy):
+    """A value nginx rejects fails the run with nginx's message, and the configuration on disk stays the
+    previous one: the running proxy keeps serving, and so does the container after a restart."""
+    config = proxy.config_dir / "cronicorn-proxy.conf"
+    before = config.read_bytes()
+    container_id = proxy.container().id
+    run = proxy.play(proxy_client_max_body_size="50q")
+    assert run.rc != 0, run.output[-5000:]
+    text = " ".join(run.output.split())
+    assert "nginx refused the new configuration, so it was not written" in text, run.output[-5000:]
+    assert "client_max_body_size" in text  # nginx's own message
+    assert config.read_bytes() == before
+    assert [p.name for p in proxy.config_dir.iterdir() if p.suffix == ".conf"] == ["cronicorn-proxy.conf"]
+    assert proxy.container().id == container_id
+    assert not [c for c in proxy.resources.client.containers.list(all=True) if c.name.endswith("-config-test")]
+
+    proxy.container().restart(timeout=5)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            handshake(proxy.https_port, client_context(proxy.certificate_file))
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    again = proxy.play()
+    assert again.rc == 0 and again.changed == 0, again.output[-5000:]
 
 
 def test_a_given_pair_replaces_the_generated_one_and_the_key_is_never_logged(proxy):
