@@ -75,11 +75,13 @@ class FakeMetabase(ContentRoutes):
         self.api_keys = {API_KEY: ADMIN_EMAIL}
         self.sessions = {}  # live sessions: id -> email
         self.opened_sessions = []  # every session id ever handed out, ended or not
+        self.login_failures = {}  # username as sent -> failed or refused logins (no expiry here)
         self.databases = {}
         self._db_ids = itertools.count(1)
         self.list_shape = list_shape
         self.pg_servers = {("postgres", 5432): PgServer()}
         self.syncs = []
+        self.healthchecks = 0
         self.initializing = 0  # health polls left that answer 503 "initializing"
         self._faults = []  # [remaining, method, path, kind, payload]
         self.dashcard_writes = []  # per PUT /api/dashboard/{id} with dashcards: kept, created, deleted
@@ -214,6 +216,7 @@ class FakeMetabase(ContentRoutes):
             return _text(503, "Metabase is still initializing. Please sit tight...")
         public = {
             ("GET", "/api/session/properties/"): self._properties,
+            ("POST", "/api/session/password-check/"): self._password_check,
             ("POST", "/api/setup/"): self._setup,
             ("POST", "/api/session/"): self._login,
         }
@@ -229,7 +232,7 @@ class FakeMetabase(ContentRoutes):
         answer = self._content_route(req, path)
         if answer is not None:
             return answer
-        match = re.fullmatch(r"/api/database/(?:(\d+)/)?(?:(sync_schema)/)?", path)
+        match = re.fullmatch(r"/api/database/(?:(\d+)/)?(?:(sync_schema|healthcheck)/)?", path)
         if not match:
             return _text(404, "API endpoint does not exist.")
         if not user["is_superuser"]:
@@ -243,6 +246,12 @@ class FakeMetabase(ContentRoutes):
         if action == "sync_schema" and req.method == "POST":
             self.syncs.append(database["id"])
             return _json(200, {"status": "ok"})
+        if action == "healthcheck" and req.method == "GET":
+            self.healthchecks += 1
+            refusal = self._connect(database["engine"], database["details"])
+            if refusal is None:
+                return _json(200, {"status": "ok"})
+            return _json(200, {"status": "error", "message": json.loads(refusal[1])["message"]})
         handler = {"GET": self._get, "PUT": self._update, "DELETE": self._delete}.get(req.method)
         return handler(req, database) if handler and not action else self._not_found(req)
 
@@ -286,12 +295,12 @@ class FakeMetabase(ContentRoutes):
             return _json(400, {"errors": {"token": "Token does not match the setup token."}})
         user = body.get("user") or {}
         password = user.get("password") or ""
-        if password.lower() in COMMON_PASSWORDS or len(password) < 6 or not re.search(r"\d", password):
+        if not self.password_ok(password):
             return _json(
                 400,
                 {
-                    "errors": {"password": "password is too common."},
-                    "specific-errors": {"password": ["password is too common."]},
+                    "errors": {"user": {"password": "password is too common."}},
+                    "specific-errors": {"user": {"password": ["valid password that is not too common"]}},
                 },
             )
         if not (body.get("prefs") or {}).get("site_name"):
@@ -300,12 +309,39 @@ class FakeMetabase(ContentRoutes):
         self.site_name = body["prefs"]["site_name"]
         return self._new_session(user["email"])
 
+    @staticmethod
+    def password_ok(password):
+        return not (password.lower() in COMMON_PASSWORDS or len(password) < 6 or not re.search(r"\d", password))
+
+    def _password_check(self, req):
+        """session/api.clj: ms/ValidPassword, the rule setup applies; no auth."""
+        body = req.body if isinstance(req.body, dict) else {}
+        password = body.get("password")
+        if not isinstance(password, str) or not self.password_ok(password):
+            return _json(
+                400,
+                {
+                    "errors": {"password": "password is too common."},
+                    "specific-errors": {"password": ["valid password that is not too common"]},
+                },
+            )
+        return _json(200, {"valid": True})
+
     def _login(self, req):
         body = req.body if isinstance(req.body, dict) else {}
         if not body.get("username"):
             return _json(400, {"errors": {"username": "value must be a non-blank string."}})
+        # Metabase's throttle (session/api.clj): from 10 failures for a username every login is
+        # refused, the right password included, and the refusal counts as one more failure.
+        failures = self.login_failures.get(body["username"], 0)
+        if failures >= 10:
+            self.login_failures[body["username"]] = failures + 1
+            wait = round(15 * (failures + 1 - 10) ** 1.5)
+            message = f"Too many attempts! You must wait {wait} seconds before trying again."
+            return _json(401, {"errors": {"username": message}})
         user = self.users.get(body["username"])
         if user is None or user["password"] != body.get("password"):
+            self.login_failures[body["username"]] = failures + 1
             return _json(401, {"errors": {"password": "did not match stored password"}})
         return self._new_session(user["email"])
 
