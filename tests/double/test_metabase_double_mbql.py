@@ -404,3 +404,57 @@ def test_template_tags_are_bound_and_optional_clauses_dropped():
         'SELECT 100 %% 7 FROM runs WHERE duration_ms > %s AND status = %s AND "public"."runs"."status" IN (%s, %s)',
         [1, "ok", "ok", "failed"],
     )
+
+
+def test_custom_columns_and_conditional_aggregations_compile():
+    """Expressions (+ - * /, float division, NULL on zero) usable in fields, breakouts, filters and
+    aggregations; count-where, sum-where and share as Metabase names them (content-facts §10)."""
+    seconds = ["/", ["field", 13, None], 1000]
+    query = {
+        "database": 1,
+        "type": "query",
+        "query": {
+            "source-table": 5,
+            "expressions": {"seconds": seconds},
+            "aggregation": [
+                ["share", ["=", ["field", 14, None], "success"]],
+                ["count-where", [">", ["expression", "seconds"], 2]],
+                ["sum-where", ["field", 13, None], ["!=", ["field", 14, None], "success"]],
+                ["avg", ["expression", "seconds"]],
+            ],
+            "breakout": [["field", 14, None]],
+        },
+    }
+    compiled = qp.compile_mbql(mbql.to_mbql5(query), META)
+    duration, status = '"public"."runs"."duration_ms"', '"public"."runs"."status"'
+    secs = f"(CAST({duration} AS double precision) / NULLIF(1000, 0))"
+    expected = (
+        f'SELECT {status} AS "c0",'  # noqa: S608 - expected text, not run
+        f' (CAST(sum(CASE WHEN ({status} = %s) THEN 1 ELSE 0 END) AS double precision) / NULLIF(count(*), 0)) AS "c1",'
+        f' sum(CASE WHEN ({secs} > %s) THEN 1 ELSE 0 END) AS "c2",'
+        f' sum(CASE WHEN (({status} <> %s) OR {status} IS NULL) THEN {duration} ELSE 0 END) AS "c3",'
+        f' avg({secs}) AS "c4"'
+        f' FROM "public"."runs" GROUP BY {status} ORDER BY 1 ASC'
+    )
+    assert compiled.sql == expected
+    assert compiled.params == ["success", 2, "success"]
+    assert [c["name"] for c in compiled.cols] == ["status", "share", "count-where", "sum_where_duration_ms", "avg"]
+    plain = qp.compile_mbql(
+        mbql.to_mbql5(
+            {"database": 1, "type": "query", "query": {"source-table": 5, "expressions": {"seconds": seconds}}}
+        ),
+        META,
+    )
+    assert plain.sql.endswith(f'{secs} AS "c3" FROM "public"."runs"')
+    assert plain.cols[-1]["field_ref"] == ["expression", "seconds"]
+    with pytest.raises(qp.Unsupported, match="'concat' in expressions"):
+        qp.compile_mbql(
+            mbql.to_mbql5(
+                {
+                    "database": 1,
+                    "type": "query",
+                    "query": {"source-table": 5, "expressions": {"x": ["concat", "a", "b"]}},
+                }
+            ),
+            META,
+        )

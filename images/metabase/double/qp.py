@@ -2,7 +2,9 @@
 with its template tags. Pure functions; warehouse.run_sql runs the result for real.
 
 **MBQL subset** (anything else is refused with a message naming it): one stage on a
-``source-table``; aggregations ``count``, ``sum``, ``avg``, ``distinct``, ``min``, ``max``;
+``source-table``; aggregations ``count``, ``sum``, ``avg``, ``distinct``, ``min``, ``max``,
+``count-where``, ``sum-where``, ``share``; custom columns (``expressions``) of fields, numbers and
+``+ - * /`` (division as floating point, NULL when dividing by zero);
 breakouts on field refs with an optional ``temporal-unit``; filters ``=``, ``!=``, ``<``, ``>``,
 ``<=``, ``>=``, ``between``, ``is-null``, ``not-null``, ``contains``, ``does-not-contain``,
 ``starts-with``, ``ends-with``, ``time-interval``, ``and``, ``or``, ``not``; ``order-by`` asc/desc on
@@ -95,6 +97,8 @@ AGGREGATION_LABELS = {
     "max": "Max of {}",
     "count": "Count of {}",
 }
+# Names and labels from content-facts §10 (lib/aggregation.cljc column-name-method).
+CONDITIONAL_AGGREGATIONS = ("count-where", "sum-where", "share")
 COMPARISONS = {"<": "<", ">": ">", "<=": "<=", ">=": ">="}
 UNIT_LABELS = {unit: unit.replace("-", " ").title().replace(" Of ", " of ") for unit in TRUNCATE | set(EXTRACT)}
 
@@ -112,6 +116,12 @@ class _Compiler:
         if not isinstance(table_id, int) or table_id not in metadata.tables:
             raise QueryError(f"Table {table_id} does not exist or is not synced.")
         self.table = metadata.tables[table_id]
+        self.expressions = {
+            clause[1].get("lib/expression-name"): clause
+            for clause in stage.get("expressions") or []
+            if isinstance(clause, list) and len(clause) >= 2 and isinstance(clause[1], dict)
+        }
+        self._expanding: set[str] = set()
 
     def field(self, ref: Any) -> tuple[dict, dict]:
         if not (isinstance(ref, list) and len(ref) == 3 and ref[0] == "field" and isinstance(ref[1], dict)):
@@ -129,8 +139,42 @@ class _Compiler:
             raise QueryError(f"Field {ident_} does not exist in table {self.table['name']!r} or is not synced.")
         return found, options
 
+    def expression(self, clause: Any) -> str:
+        """SQL of a custom-column expression: fields, other expressions, numbers (inlined), + - * /."""
+        if isinstance(clause, bool) or clause is None:
+            raise Unsupported("The Metabase API double supports numbers, fields and + - * / in expressions.")
+        if isinstance(clause, int | float):
+            return repr(clause)
+        if not (isinstance(clause, list) and len(clause) >= 2 and isinstance(clause[1], dict)):
+            raise Unsupported(f"The Metabase API double cannot run the expression {clause!r}.")
+        tag, args = clause[0], clause[2:]
+        if tag in ("field", "expression"):
+            return self.column(clause)[0]
+        if tag == "value" and args:
+            return self.expression(args[0])
+        if tag in ("+", "-", "*") and len(args) >= 2:
+            return "(" + f" {tag} ".join(self.expression(a) for a in args) + ")"
+        if tag == "/" and len(args) >= 2:
+            # Metabase divides as floating point and answers NULL for a division by zero [inferred].
+            text = f"CAST({self.expression(args[0])} AS double precision)"
+            for divisor in args[1:]:
+                text = f"({text} / NULLIF({self.expression(divisor)}, 0))"
+            return text
+        raise Unsupported(f"The Metabase API double does not support {tag!r} in expressions.")
+
     def column(self, ref: Any) -> tuple[str, dict, str | None]:
-        """(SQL, the field, temporal unit) of a field ref."""
+        """(SQL, the field, temporal unit) of a field or expression ref."""
+        if isinstance(ref, list) and len(ref) == 3 and ref[0] == "expression" and isinstance(ref[1], dict):
+            name = ref[2]
+            if name not in self.expressions or name in self._expanding:
+                raise QueryError(f"No expression named {name!r}.")
+            self._expanding.add(name)
+            try:
+                sql = self.expression(self.expressions[name])
+            finally:
+                self._expanding.discard(name)
+            kind = "type/Float" if self.expressions[name][0] == "/" else "type/Number"
+            return sql, {"id": None, "table_id": None, "name": name, "display_name": name, "base_type": kind}, None
         found, options = self.field(ref)
         sql = ident(self.table["schema"], self.table["name"], found["name"])
         unit = options.get("temporal-unit")
@@ -148,6 +192,27 @@ class _Compiler:
             sql = f"CAST(extract({EXTRACT[unit]} FROM {sql}) AS integer)"
             return (f"({sql} + 1)" if unit == "day-of-week" else sql), found, unit
         raise Unsupported(f"The Metabase API double does not support the temporal unit {unit!r}.")
+
+    def conditional(self, tag: str, args: list) -> tuple[str, dict | None, str, str, str]:
+        """(SQL, field, display name, column name, base type) of count-where, sum-where, share
+        (Metabase compiles them as sums of CASE WHEN; share = count-where / count)."""
+        if tag == "sum-where":
+            column, found, _unit = self.column(args[0])
+            condition = self.condition(args[1])
+            sql = f"sum(CASE WHEN {condition} THEN {column} ELSE 0 END)"
+            return sql, found, f"Sum of {found['display_name']} matching condition", f"sum_where_{found['name']}", (
+                found["base_type"])  # fmt: skip
+        condition = self.condition(args[0])
+        hits = f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+        if tag == "count-where":
+            return hits, None, "Count of rows matching condition", "count-where", "type/Integer"
+        return (
+            f"(CAST({hits} AS double precision) / NULLIF(count(*), 0))",
+            None,
+            "Share of rows matching condition",
+            "share",
+            "type/Float",
+        )
 
     def value(self, value: Any) -> str:
         if isinstance(value, list) and value and value[0] == "value" and len(value) == 3:
@@ -220,7 +285,7 @@ class _Compiler:
     def compile(self) -> Compiled:  # noqa: PLR0912, PLR0915 - the clauses of one stage, in order
         stage = self.stage
         for key in stage:
-            if key in ("joins", "expressions", "page") and stage[key]:
+            if key in ("joins", "page") and stage[key]:
                 raise Unsupported(f"The Metabase API double does not support :{key} in questions.")
         select: list[str] = []
         cols: list[dict] = []
@@ -242,7 +307,9 @@ class _Compiler:
                     "source": "breakout",
                     "id": found["id"],
                     "table_id": found["table_id"],
-                    "field_ref": ["field", found["id"], {"temporal-unit": unit} if unit else None],
+                    "field_ref": ["field", found["id"], {"temporal-unit": unit} if unit else None]
+                    if found["id"] is not None
+                    else ["expression", found["name"]],
                     **({"unit": unit} if unit else {}),
                 }
             )
@@ -251,8 +318,25 @@ class _Compiler:
             if not (isinstance(clause, list) and len(clause) >= 2 and isinstance(clause[1], dict)):
                 raise Unsupported(f"The Metabase API double cannot run the aggregation {clause!r}.")
             tag, options, args = clause[0], clause[1], clause[2:]
-            if tag not in AGGREGATIONS:
+            if tag not in AGGREGATIONS and tag not in CONDITIONAL_AGGREGATIONS:
                 raise Unsupported(f"The Metabase API double does not support the aggregation {tag!r}.")
+            if tag in CONDITIONAL_AGGREGATIONS:
+                sql, found, label, name, kind = self.conditional(tag, args)
+                select.append(sql)
+                aggregation_positions[options.get("lib/uuid")] = len(select)
+                cols.append(
+                    {
+                        "name": name,
+                        "display_name": options.get("display-name") or label,
+                        "base_type": kind,
+                        "effective_type": kind,
+                        "semantic_type": None,
+                        "source": "aggregation",
+                        "field_ref": ["aggregation", index],
+                        "aggregation_index": index,
+                    }
+                )
+                continue
             if args:
                 column, found, _unit = self.column(args[0])
                 distinct = "DISTINCT " if tag == "distinct" else ""
@@ -285,7 +369,7 @@ class _Compiler:
         if not select:
             refs = stage.get("fields") or [
                 ["field", {}, f["id"]] for f in sorted(self.table["fields"], key=lambda f: f["position"])
-            ]
+            ] + [["expression", {}, name] for name in self.expressions]
             for ref in refs:
                 sql, found, unit = self.column(ref)
                 select.append(sql)
@@ -299,7 +383,9 @@ class _Compiler:
                         "source": "fields",
                         "id": found["id"],
                         "table_id": found["table_id"],
-                        "field_ref": ["field", found["id"], {"temporal-unit": unit} if unit else None],
+                        "field_ref": ["field", found["id"], {"temporal-unit": unit} if unit else None]
+                        if found["id"] is not None
+                        else ["expression", found["name"]],
                     }
                 )
         where = [self.condition(c) for c in stage.get("filters") or []]
