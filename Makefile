@@ -94,7 +94,7 @@ sanity: venv-dev ## ansible-test sanity on a copy of the collection (offline pip
 .PHONY: unit
 unit: venv-dev ## Unit and contract tests (no Docker; seconds)
 	mkdir -p $(REPORTS)
-	$(BIN)/python -m pytest tests/unit tests/contract tests/packaging -q --junitxml=$(REPORTS)/unit.xml
+	$(BIN)/python -m pytest tests/unit tests/contract tests/double tests/packaging -q --junitxml=$(REPORTS)/unit.xml
 
 .PHONY: integration
 integration: venv-dev docker images ## Tests against real PostgreSQL and the Metabase double containers

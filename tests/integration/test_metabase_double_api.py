@@ -1312,6 +1312,16 @@ def test_metadata_after_sync_is_stable_and_humanized(stack, admin, cronicorn):
         fields["id"]["semantic_type"] == "type/PK"
         and cronicorn["fields"]["jobs"]["user_id"]["semantic_type"] == "type/FK"
     )
+    # Foreign keys point at the synced field they reference (sync-fks), so filters can follow them.
+    links = {
+        (table, name): f["fk_target_field_id"]
+        for table, by_name in cronicorn["fields"].items()
+        for name, f in by_name.items()
+        if f["semantic_type"] == "type/FK"
+    }
+    assert links[("jobs", "user_id")] == fields["id"]["id"]
+    assert links[("runs", "endpoint_id")] == cronicorn["fields"]["job_endpoints"]["id"]["id"]
+    assert all(links.values()) and fields["email"]["fk_target_field_id"] is None
     ok(admin.post(f"/api/database/{db_id}/sync_schema"))
     time.sleep(1)
     again = wait_synced(admin, db_id)

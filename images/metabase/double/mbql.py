@@ -250,6 +250,19 @@ def _uuids(value: Any) -> list[str]:
     return found
 
 
+def ensure_uuids(value: Any) -> Any:
+    """An MBQL 5 query with a ``lib/uuid`` added to every clause options map that lacks one; the ones
+    sent are kept [inferred: lib/normalize fills in missing uuids; not confirmed for v0.58]."""
+    if isinstance(value, dict):
+        return {key: ensure_uuids(item) for key, item in value.items()}
+    if not isinstance(value, list):
+        return value
+    items = [ensure_uuids(item) for item in value]
+    if _is_clause(items) and len(items) > 1 and isinstance(items[1], dict) and "lib/uuid" not in items[1]:
+        items[1] = {**items[1], "lib/uuid": new_uuid()}
+    return items
+
+
 def add_types_to_fields(value: Any, field_types: Callable[[int], tuple[str, str] | None]) -> Any:
     """``add-types-to-fields``: ``base-type``/``effective-type`` from metadata on every MBQL 5 field ref
     by id that lacks one of them (unless it already names another base type)."""
@@ -279,7 +292,7 @@ def normalize_for_save(query: Mapping, field_types: Callable[[int], tuple[str, s
     (fresh uuids, types added). Raises InvalidQuery."""
     check_query(query)
     if is_mbql5(query):
-        return dict(query)
+        return ensure_uuids(query)
     converted = add_types_to_fields(legacy_to_mbql5(query), field_types)
     check_query(converted)
     return converted

@@ -132,3 +132,21 @@ def store(cur, db_id: int, found: list[dict]) -> None:
         " WHERE db_id = %s AND active AND NOT (id = ANY (%s))",
         (db_id, seen_tables),
     )
+    _store_fk_targets(cur, db_id, found)
+
+
+def _store_fk_targets(cur, db_id: int, found: list[dict]) -> None:
+    """``fk_target_field_id``: the synced field a foreign key points at (null when that column is not
+    synced, e.g. the role cannot read it), as Metabase's sync-fks step does."""
+    cur.execute(
+        "SELECT f.id, t.schema, t.name, f.name FROM metabase_field f JOIN metabase_table t ON t.id = f.table_id"
+        " WHERE t.db_id = %s AND t.active AND f.active",
+        (db_id,),
+    )
+    ids = {(schema, table, column): field_id for field_id, schema, table, column in cur.fetchall()}
+    for table in found:
+        for field in table["fields"]:
+            source = ids.get((table["schema"], table["name"], field["name"]))
+            target = ids.get(field.get("fk_target")) if field.get("fk_target") else None
+            if source is not None:
+                cur.execute("UPDATE metabase_field SET fk_target_field_id = %s WHERE id = %s", (target, source))

@@ -224,7 +224,14 @@ SELECT a.attrelid, a.attname, a.attnum, t.typname, t.typtype, t.typcategory,
        EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
                WHERE k.conrelid = a.attrelid AND k.contype = 'p' AND a.attnum = ANY (k.conkey)),
        EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-               WHERE k.conrelid = a.attrelid AND k.contype = 'f' AND a.attnum = ANY (k.conkey))
+               WHERE k.conrelid = a.attrelid AND k.contype = 'f' AND a.attnum = ANY (k.conkey)),
+       (SELECT array[tn.nspname::text, tc.relname::text, ta.attname::text]
+        FROM pg_catalog.pg_constraint k
+        JOIN pg_catalog.pg_class tc ON tc.oid = k.confrelid
+        JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+        JOIN pg_catalog.pg_attribute ta ON ta.attrelid = k.confrelid AND ta.attnum = k.confkey[1]
+        WHERE k.conrelid = a.attrelid AND k.contype = 'f' AND k.conkey = array[a.attnum]
+        ORDER BY k.conname LIMIT 1)
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 WHERE a.attrelid = ANY (%s) AND a.attnum > 0 AND NOT a.attisdropped
@@ -263,7 +270,7 @@ def read_metadata(engine: str, details: Mapping) -> list[dict]:
             by_oid = {table["oid"]: table for table in tables}
             if by_oid:
                 cur.execute(_COLUMNS_SQL, (list(by_oid),))
-                for oid, name, num, typname, typtype, category, formatted, notnull, description, pk, fk in cur:
+                for oid, name, num, typname, typtype, category, formatted, notnull, description, pk, fk, target in cur:
                     by_oid[oid]["fields"].append(
                         {
                             "name": name,
@@ -273,6 +280,8 @@ def read_metadata(engine: str, details: Mapping) -> list[dict]:
                             "semantic_type": "type/PK" if pk else "type/FK" if fk else None,
                             "database_required": bool(notnull),
                             "description": description,
+                            # (schema, table, column) a single-column foreign key points at
+                            "fk_target": tuple(target) if target else None,
                         }
                     )
         conn.rollback()

@@ -115,6 +115,21 @@ def test_every_conversion_mints_new_uuids_and_mbql5_is_kept_as_sent():
     assert strip_uuids(first) == strip_uuids(second)
     assert not set(uuids(first)) & set(uuids(second))
     assert mbql.normalize_for_save(first, field_types) == first
+    bare = {
+        "lib/type": "mbql/query",
+        "database": 1,
+        "stages": [
+            {
+                "lib/type": "mbql.stage/mbql",
+                "source-table": 3,
+                "aggregation": [["count", {}]],
+                "breakout": [["field", {"temporal-unit": "day"}, 12]],
+            }
+        ],
+    }
+    filled = mbql.normalize_for_save(bare, field_types)
+    assert strip_uuids(filled)["stages"][0]["breakout"] == [["field", {"temporal-unit": "day", "lib/uuid": "U"}, 12]]
+    assert len(set(uuids(filled))) == 2
 
 
 @pytest.mark.parametrize(
