@@ -282,6 +282,28 @@ def metabase_content_export(definition, collection="Cronicorn Admin", database="
     return exported
 
 
+class _FileDumper(yaml.SafeDumper if yaml else object):
+    """YAML as the shipped files are written: block sequences indented under their key, multi-line text
+    (SQL) as a literal block."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super(_FileDumper, self).increase_indent(flow, False)
+
+
+def _represent_text(dumper, data):
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+if yaml:
+    _FileDumper.add_representer(str, _represent_text)
+
+
+def metabase_content_yaml(data):
+    """``data`` as the text of a dashboard file (``---`` first, keys in their order, SQL as literal blocks)."""
+    return yaml.dump(data, Dumper=_FileDumper, sort_keys=False, allow_unicode=True, width=120, explicit_start=True)
+
+
 def metabase_content_tables(dashboards):
     """The source tables of the simple questions of ``dashboards`` (module arguments), sorted: what Metabase's
     metadata must hold before the dashboards can be applied."""
@@ -313,6 +335,7 @@ class FilterModule(object):
         return {
             "metabase_content_dashboards": metabase_content_dashboards,
             "metabase_content_export": metabase_content_export,
+            "metabase_content_yaml": metabase_content_yaml,
             "metabase_content_tables": metabase_content_tables,
             "metabase_content_missing_tables": metabase_content_missing_tables,
         }

@@ -19,6 +19,7 @@ with module_side_kept():
         metabase_content_export,
         metabase_content_missing_tables,
         metabase_content_tables,
+        metabase_content_yaml,
     )
 
 REPO = Path(__file__).resolve().parents[4]
@@ -219,6 +220,24 @@ def test_an_exported_file_applies_back_to_the_same_arguments(tmp_path):
     assert dashboards(tmp_path / "again", database="Cronicorn") == [arguments]
 
 
+def test_a_file_is_written_as_the_shipped_ones_are(tmp_path):
+    sql = "SELECT tier\nFROM admin_user_stats\n"
+    definition = {"name": "A", "cards": [{"name": "Q", "native": {"query": sql}, "row": 0}]}
+    text = metabase_content_yaml(definition)
+    assert text == (
+        "---\nname: A\ncards:\n  - name: Q\n    native:\n      query: |\n        SELECT tier\n"
+        "        FROM admin_user_stats\n    row: 0\n"
+    )
+    assert yaml.safe_load(text) == definition
+    (tmp_path / "a.yml").write_text(text, encoding="utf-8")
+    assert dashboards(tmp_path)[0]["cards"][0]["native"]["query"] == sql
+
+
+@pytest.mark.parametrize("text", ["trailing space \nnext", "tab\there\n", "no newline", "ünïcode\n"])
+def test_any_text_survives_the_file(text):
+    assert yaml.safe_load(metabase_content_yaml({"name": text}))["name"] == text
+
+
 def test_the_tables_of_the_simple_questions(tmp_path):
     other = dict(TOTAL, name="Runs", query={"source_table": "cronicorn_monitoring.admin_daily_metrics"})
     native = {"name": "SQL", "native": {"query": "SELECT 1 FROM admin_top_jobs"}}
@@ -241,6 +260,7 @@ def test_the_filters_are_registered():
     assert set(FilterModule().filters()) == {
         "metabase_content_dashboards",
         "metabase_content_export",
+        "metabase_content_yaml",
         "metabase_content_tables",
         "metabase_content_missing_tables",
     }
