@@ -89,6 +89,22 @@ INITIALIZING_TEXT = "Metabase is still initializing"
 #: proxy in front of it answers while it is down or slow (502 Bad Gateway, 503, 504 Gateway Timeout).
 NOT_READY_STATUSES = (502, 503, 504)
 
+#: How Metabase's login throttle (metabase/throttle) starts its refusals, under ``errors.username``.
+THROTTLED_TEXT = "Too many attempts"
+
+LOGIN_HINTS = {
+    401: "check username and password of the Metabase user; do not retry in a loop: Metabase locks a "
+    "username out after 10 failed logins within an hour",
+    400: "username and password must not be empty",
+}
+
+LOCKOUT_HINT = (
+    "Metabase's login throttle locked this username out (10 failed logins within an hour, or 50 from "
+    "the same source address), most likely after earlier runs with a wrong password; every refused "
+    "attempt counts as another failure, the right password included. Stop retrying, check the password, "
+    "and run again an hour after the last attempt (restarting Metabase also clears the counters)"
+)
+
 MAYBE_DONE = "Metabase may have carried out the request anyway; run again to see what exists"
 PROXY_MAYBE_DONE = (
     "Metabase is down, restarting or too slow for the proxy in front of it; it may have carried out the "
@@ -126,7 +142,10 @@ def metabase_argument_spec():
 class MetabaseError(Exception):
     """A failed Metabase request. ``str()`` is safe to show: no headers, no bodies, no secrets."""
 
-    def __init__(self, method, path, detail, *, status=None, hint=None, errors=None):
+    def __init__(self, method, path, detail, *, status=None, hint=None, errors=None, not_running=False):
+        #: True when Metabase did not answer because it is not there (yet): connection refused, not
+        #: ready within wait_timeout, or a proxy's 502/503/504. Check mode reads it as "nothing yet".
+        self.not_running = not_running
         self.method = method
         self.path = path
         self.status = status
@@ -277,16 +296,29 @@ def _scalar_text(value):
     return to_text(value)
 
 
+def _flat_errors(errors, prefix=""):
+    """Metabase's ``errors`` map, nested like the request body (``{"user": {"password": ...}}``), as
+    ``[(dotted key, text)]`` sorted by key."""
+    items = []
+    for key in sorted(errors, key=str):
+        name = "%s.%s" % (prefix, key) if prefix else to_text(key)
+        value = errors[key]
+        if isinstance(value, dict) and value:
+            items.extend(_flat_errors(value, name))
+        else:
+            items.append((name, _scalar_text(value)))
+    return items
+
+
 def _errors_text(errors):
-    """``errors`` of a Metabase answer as text, and as a flat field -> text map."""
+    """``errors`` of a Metabase answer as text, and as a flat dotted-key -> text map."""
     if isinstance(errors, str):
         return errors.strip(), {}
     if not isinstance(errors, dict):
         return "", {}
     error_map, items = {}, []
-    for key in sorted(errors, key=str):
-        value = _scalar_text(errors[key])
-        error_map[to_text(key)] = value
+    for key, value in _flat_errors(errors):
+        error_map[key] = value
         items.append(value if key == "_error" else "%s: %s" % (key, value))
     return "; ".join(items), error_map
 
@@ -321,6 +353,26 @@ def error_text(payload):
     else:
         text = message or errors or "(no error message in Metabase's answer)"
     return text, error_map
+
+
+def is_login_throttled(exc):
+    """Whether a :class:`MetabaseError` is Metabase's "Too many attempts!" refusal of a login."""
+    if exc.status not in (400, 401):  # 401 for logins; 400 is the throttle library's own default
+        return False
+    return any(value.startswith(THROTTLED_TEXT) for value in exc.errors.values()) or THROTTLED_TEXT in exc.detail
+
+
+def dry_run_exit(module, exc, would, result, changed=True):
+    """In check mode, when Metabase is not running (a dry run before it exists, such as
+    ``site.yml --check`` on a new host), warn what would happen and exit at once. Returns otherwise."""
+    if not (module.check_mode and getattr(exc, "not_running", False)):
+        return
+    module.warn(
+        "Check mode: Metabase is not running at %s (%s); once it runs, %s."
+        % (strip_userinfo(module.params["url"]), exc.msg, would)
+    )
+    result["changed"] = changed
+    module.exit_json(**result)
 
 
 def strip_userinfo(url):
@@ -383,11 +435,13 @@ class MetabaseClient:
         """Build a client from the shared options of an AnsibleModule.
 
         ``use_api_key=False`` makes the client log in with username and password even when an API
-        key is set (the key is still scrubbed from messages). Every secret the client learns at run
-        time (session id, tokens) is added to the module's ``no_log_values`` so that Ansible masks
-        it anywhere in the module's output. With ``logout_on_exit`` (the default), the module's
-        ``exit_json`` and ``fail_json`` first end the sessions the client opened (see
-        :meth:`end_sessions_on_exit`), so no module run leaves a session behind.
+        key is set (the key is still scrubbed from messages). In check mode the client neither waits
+        for readiness nor retries: a dry run says at once what it sees (see :func:`dry_run_exit`).
+        Every secret the client learns at run time (session id, tokens) is added to the module's
+        ``no_log_values`` so that Ansible masks it anywhere in the module's output. With
+        ``logout_on_exit`` (the default), the module's ``exit_json`` and ``fail_json`` first end the
+        sessions the client opened (see :meth:`end_sessions_on_exit`), so no module run leaves a session
+        behind.
         """
         params = module.params
         client = cls(
@@ -398,9 +452,9 @@ class MetabaseClient:
             validate_certs=params.get("validate_certs", True),
             ca_path=params.get("ca_path"),
             timeout=params.get("timeout") or DEFAULT_TIMEOUT,
-            wait_timeout=params.get("wait_timeout"),
+            wait_timeout=0 if module.check_mode else params.get("wait_timeout"),
             on_secret=module.no_log_values.add,
-            **kwargs,
+            **dict(dict(max_retries=0) if module.check_mode else {}, **kwargs),
         )
         client.add_secret(params.get("api_key"))
         if logout_on_exit:
@@ -485,18 +539,22 @@ class MetabaseClient:
             raise MetabaseError(
                 "POST", "/api/session/", "no credentials to log in with", hint="set api_key, or username and password"
             )
-        answer = self.request(
-            "POST",
-            "/api/session/",
-            body={"username": username, "password": password},
-            auth=False,
-            idempotent=True,
-            hints={
-                401: "check username and password of the Metabase user (too many failed logins "
-                "also lock the user out for a while)",
-                400: "username and password must not be empty",
-            },
-        )
+        try:
+            # 4xx answers are never sent again: each failed login counts towards Metabase's lockout.
+            answer = self.request(
+                "POST",
+                "/api/session/",
+                body={"username": username, "password": password},
+                auth=False,
+                idempotent=True,
+                hints=LOGIN_HINTS,
+            )
+        except MetabaseError as exc:
+            if not is_login_throttled(exc):
+                raise
+            raise MetabaseError(
+                exc.method, exc.path, exc.detail, status=exc.status, hint=LOCKOUT_HINT, errors=exc.errors
+            ) from None
         session_id = answer.get("id") if isinstance(answer, dict) else None
         if not session_id:
             raise MetabaseError(
@@ -624,7 +682,7 @@ class MetabaseClient:
         step = self._next_step(not exc.request_sent, idempotent or not exc.request_sent, retries)
         if step is None:
             hint = MAYBE_DONE if exc.request_sent and not idempotent else DEFAULT_HINTS["transport"]
-            raise MetabaseError(method, path, self.redact(exc.reason), hint=hint)
+            raise MetabaseError(method, path, self.redact(exc.reason), hint=hint, not_running=not exc.request_sent)
         return step
 
     def _step_after_answer(self, method, path, answer, *, idempotent, retries, hints):
@@ -638,7 +696,9 @@ class MetabaseClient:
             if status in NOT_READY_STATUSES and not idempotent and not initializing:
                 hints = dict(hints or {})
                 hints[status] = PROXY_MAYBE_DONE
-            raise self._http_error(method, path, status, raw, hints)
+            error = self._http_error(method, path, status, raw, hints)
+            error.not_running = status in NOT_READY_STATUSES
+            raise error
         return step
 
     def _next_step(self, not_ready, resendable, retries):
@@ -690,6 +750,7 @@ class MetabaseClient:
                     % (strip_userinfo(self.base_url), self.wait_timeout, self.redact(last)),
                     hint="a first start migrates the application database and can take minutes; "
                     "raise wait_timeout or check the Metabase container and its logs",
+                    not_running=True,
                 )
             remaining = deadline - self._clock()
             self._sleep(max(0.0, min(HEALTH_POLL_INTERVAL, remaining)))

@@ -30,6 +30,8 @@ attributes:
     support: full
     details:
       - In check mode the module reads from Metabase but never writes, and never triggers a sync.
+      - In check mode it does not wait for Metabase. When Metabase is not running (a dry run before it
+        exists), it reports at once that the connection would be registered, with a warning.
   diff_mode:
     support: full
     details:
@@ -99,14 +101,26 @@ options:
       - Keys with a null value are ignored, because Metabase cannot remove a detail once stored.
       - Only the keys given here or through the convenience options are compared with what Metabase
         stores; everything else Metabase keeps (or adds) is left alone.
-      - Secret keys (C(password), C(tunnel-pass), C(tunnel-private-key), C(access-token) and the like,
-        and any key Metabase returns as C(**MetabasePass**)) are masked in the output and follow
-        O(update_password) like O(db_password). Prefer O(db_password) for the password, which
-        Ansible also masks in its own logs.
+      - Secrets do not belong here. This option is not C(no_log), so Ansible would write them to
+        the system log of the target when the module starts. Known secret keys (C(password),
+        C(tunnel-pass), C(tunnel-private-key), C(access-token) and the like) are refused with a message
+        naming O(secret_details); give the password in O(db_password) and other secrets in O(secret_details).
+      - A key Metabase returns as C(**MetabasePass**) is still treated as a secret (masked, not compared).
+    type: dict
+  secret_details:
+    description:
+      - Secret connection details, for example C(tunnel-pass), C(tunnel-private-key) or a driver's
+        token, merged into the C(details) sent to Metabase (like C(secure_json_data) of
+        M(community.grafana.grafana_datasource)).
+      - This option is C(no_log), so Ansible masks every value in its logs and output; the module
+        masks them in the diff and leaves these keys out of the returned O(details).
+      - They are never compared (Metabase returns secrets only as C(**MetabasePass**)); O(update_password)
+        decides when they are sent, as for O(db_password).
+      - A key may not be given both here and in O(details) or through a convenience option.
     type: dict
   update_password:
     description:
-      - When to send O(db_password) and the other secret keys of O(details) to Metabase.
+      - When to send O(db_password), O(secret_details) and any other secret of O(details) to Metabase.
       - V(on_create) sends them only when the connection is created. Later runs neither send nor
         compare them, so a run with unchanged options reports no change. A changed password is not
         noticed; use V(always) once to rotate it.
@@ -167,6 +181,11 @@ EXAMPLES = r"""
         db_password: "{{ vault_metabase_readonly_password }}"
         details:
           schema-filters-type: all
+          tunnel-enabled: true
+          tunnel-host: bastion.example.com
+          tunnel-user: metabase
+        secret_details:
+          tunnel-pass: "{{ vault_bastion_password }}"
         sync: true
       register: metabase_database_result
 
@@ -287,13 +306,15 @@ diff:
         user: metabase_readonly
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, _load_params  # noqa: E402
+from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase import (  # noqa: E402
     MASK,
     REDACTED,
     SENSITIVE_DETAIL_KEYS,
     MetabaseClient,
     MetabaseError,
+    dry_run_exit,
     metabase_argument_spec,
 )
 
@@ -335,27 +356,58 @@ class ModuleFailure(Exception):
     """A problem with the options or with what Metabase holds, reported as it is."""
 
 
-def is_sensitive(key, stored=None):
-    """Whether a ``details`` key holds a secret (known name, or Metabase redacts its value)."""
-    return key in SENSITIVE_DETAIL_KEYS or stored == REDACTED
+def is_sensitive(key, stored=None, secret_keys=()):
+    """Whether a ``details`` key holds a secret: a known name, a key of ``secret_details``
+    (``secret_keys``), or one whose value Metabase redacts."""
+    return key in SENSITIVE_DETAIL_KEYS or key in secret_keys or stored == REDACTED
+
+
+def secrets_in_details(details):
+    """The known secret keys given in the free-form ``details`` (before any conversion)."""
+    if isinstance(details, dict):
+        return sorted(str(key) for key in details if str(key) in SENSITIVE_DETAIL_KEYS)
+    if isinstance(details, str):  # key=value or JSON text, converted to a dict by Ansible later
+        return sorted(key for key in SENSITIVE_DETAIL_KEYS if key in details)
+    return []
+
+
+def refuse_secrets_in_details(keys):
+    raise ModuleFailure(
+        "details holds the secret key%s %s, but details is not no_log: Ansible would write %s to logs. "
+        "Hint: give the password in db_password and other secrets in secret_details, which Ansible masks."
+        % ("s" if len(keys) > 1 else "", ", ".join(keys), "them" if len(keys) > 1 else "it")
+    )
 
 
 def build_details(params):
-    """The ``details`` the module wants: ``details`` plus the convenience options that are set."""
-    details = {}
-    for key, value in (params.get("details") or {}).items():
-        if value is not None:
-            details[str(key)] = value
+    """The ``details`` the module wants and its secret keys: ``details``, ``secret_details`` and the
+    convenience options that are set. Returns ``(details, secret_keys)``."""
+    keys = secrets_in_details(params.get("details"))
+    if keys:
+        refuse_secrets_in_details(keys)
+    details, sources = {}, {}
+    for option in ("details", "secret_details"):
+        for given, value in (params.get(option) or {}).items():
+            if value is None:
+                continue
+            key = str(given)
+            if key in details:
+                raise ModuleFailure(
+                    "details.%s is given in both %s and %s; use only one of them" % (key, sources[key], option)
+                )
+            details[key], sources[key] = value, option
     for option, key in DETAIL_OPTIONS:
         value = params.get(option)
         if value is None:
             continue
         if key in details:
             raise ModuleFailure(
-                "details.%s and the option %s both set the same connection detail; use only one of them" % (key, option)
+                "%s.%s and the option %s both set the same connection detail; use only one of them"
+                % (sources[key], key, option)
             )
         details[key] = value
-    return details
+    secret_keys = frozenset(key for key, option in sources.items() if option == "secret_details")
+    return details, secret_keys
 
 
 def build_top_level(params):
@@ -411,19 +463,20 @@ def find_database(databases, name, engine):
     return (matching[0] if matching else None), others
 
 
-def mask_details(details):
+def mask_details(details, secret_keys=()):
     """Details with every secret value replaced by the mask."""
-    return dict((key, MASK if is_sensitive(key, value) else value) for key, value in details.items())
+    return dict((key, MASK if is_sensitive(key, value, secret_keys) else value) for key, value in details.items())
 
 
-def public_database(database):
-    """What the module returns about a connection: known keys, details without any secret."""
+def public_database(database, secret_keys=()):
+    """What the module returns about a connection: known keys, details without any secret (also a
+    ``secret_details`` key that Metabase itself does not redact)."""
     if not isinstance(database, dict):
         return {}
     result = dict((key, database[key]) for key in RESULT_KEYS if key in database)
     if isinstance(database.get("details"), dict):
         result["details"] = dict(
-            (key, value) for key, value in database["details"].items() if not is_sensitive(key, value)
+            (key, value) for key, value in database["details"].items() if not is_sensitive(key, value, secret_keys)
         )
     return result
 
@@ -434,14 +487,14 @@ def create_payload(name, engine, details, top_level):
     return payload
 
 
-def describe(name, engine, details, top_level):
+def describe(name, engine, details, top_level, secret_keys=()):
     """The compared state, secrets masked: the shape of the diff."""
-    state = {"name": name, "engine": engine, "details": mask_details(details)}
+    state = {"name": name, "engine": engine, "details": mask_details(details, secret_keys)}
     state.update(top_level)
     return state
 
 
-def plan_update(current, details, top_level, resend_secrets):
+def plan_update(current, details, top_level, resend_secrets, secret_keys=()):
     """Compare the compared keys of ``current`` with the wanted ones.
 
     Returns ``(payload, before, after)``: ``payload`` is the body of ``PUT /api/database/{id}`` with
@@ -459,7 +512,7 @@ def plan_update(current, details, top_level, resend_secrets):
     for key in sorted(details):
         wanted = details[key]
         stored = stored_details.get(key)
-        if is_sensitive(key, stored):
+        if is_sensitive(key, stored, secret_keys):
             if resend_secrets:
                 changed_details[key] = wanted
                 before_details[key] = MASK if key in stored_details else None
@@ -504,6 +557,29 @@ def predicted(current, payload):
     return database
 
 
+def new_module(argument_spec):
+    """The AnsibleModule, which logs nothing when ``details`` holds a secret.
+
+    ``details`` is free-form and not no_log: a secret under a known key would reach the target's
+    system log when AnsibleModule logs its invocation. So the raw arguments are looked at first
+    (``_load_params``, meant for modules that must see their arguments early); such a run logs no
+    invocation, masks the values in what it returns, and is refused by :func:`build_details`.
+    """
+    secret_keys = secrets_in_details((_load_params() or {}).get("details"))
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_one_of=[("api_key", "username")],
+        required_together=[("username", "password")],
+        no_log=bool(secret_keys),
+    )
+    details = module.params.get("details")
+    for key in secret_keys:
+        if isinstance(details, dict) and details.get(key) is not None:
+            module.no_log_values.add(to_text(details[key]))
+    return module
+
+
 def main():
     argument_spec = metabase_argument_spec()
     argument_spec.update(
@@ -517,29 +593,26 @@ def main():
         db_password=dict(type="str", no_log=True),
         ssl=dict(type="bool"),
         details=dict(type="dict"),
+        secret_details=dict(type="dict", no_log=True),
         update_password=dict(type="str", choices=["always", "on_create"], default="on_create", no_log=False),
         auto_run_queries=dict(type="bool"),
         sync=dict(type="bool", default=False),
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_one_of=[("api_key", "username")],
-        required_together=[("username", "password")],
-    )
+    module = new_module(argument_spec)
     params = module.params
     name, engine = params["name"], params["engine"]
     result = dict(changed=False, id=None, database={}, sync_triggered=False)
 
     try:
-        details = build_details(params)
+        details, secret_keys = build_details(params)
     except ModuleFailure as exc:
         module.fail_json(msg=str(exc), **result)
     top_level = build_top_level(params)
+    module.secret_keys = secret_keys
 
     client = MetabaseClient.from_module(module)
     for key, value in details.items():
-        if is_sensitive(key) and isinstance(value, str):
+        if is_sensitive(key, secret_keys=secret_keys) and isinstance(value, str):
             client.add_secret(value)
 
     try:
@@ -563,6 +636,9 @@ def main():
     except ModuleFailure as exc:
         module.fail_json(msg=str(exc), **result)
     except MetabaseError as exc:
+        present = params["state"] == "present"
+        would = "the connection %r would be %s" % (name, "registered" if present else "looked for and removed")
+        dry_run_exit(module, exc, would, result, changed=present)
         module.fail_json(msg=exc.msg, status=exc.status, **result)
 
 
@@ -599,11 +675,13 @@ def run_create(module, client, wanted, others, result):
             % (params["name"], others[0].get("engine"), others[0].get("id"), params["engine"])
         )
     if module._diff:
-        result["diff"] = dict(before={}, after=describe(params["name"], params["engine"], details, top_level))
+        result["diff"] = dict(
+            before={}, after=describe(params["name"], params["engine"], details, top_level, module.secret_keys)
+        )
     if module.check_mode:
         result["changed"] = True
         result["database"] = public_database(
-            dict(create_payload(params["name"], params["engine"], details, top_level), id=None)
+            dict(create_payload(params["name"], params["engine"], details, top_level), id=None), module.secret_keys
         )
         module.exit_json(**result)
     created = client.request(
@@ -615,27 +693,30 @@ def run_create(module, client, wanted, others, result):
     )
     if not isinstance(created, dict) or not isinstance(created.get("id"), int):
         raise ModuleFailure("POST /api/database/ succeeded but the answer carries no database id.")
-    result.update(changed=True, id=created["id"], database=public_database(created))
+    result.update(changed=True, id=created["id"], database=public_database(created, module.secret_keys))
     finish(module, client, result)
 
 
 def run_update(module, client, current, wanted, result):
     details, top_level = wanted
-    result.update(id=current.get("id"), database=public_database(current))
-    payload, before, after = plan_update(current, details, top_level, module.params["update_password"] == ALWAYS)
+    secret_keys = module.secret_keys
+    result.update(id=current.get("id"), database=public_database(current, secret_keys))
+    payload, before, after = plan_update(
+        current, details, top_level, module.params["update_password"] == ALWAYS, secret_keys
+    )
     if module._diff:
         result["diff"] = dict(before=before, after=after)
     if not payload:
         module.exit_json(**result)
     if module.check_mode:
-        result.update(changed=True, database=public_database(predicted(current, payload)))
+        result.update(changed=True, database=public_database(predicted(current, payload), secret_keys))
         module.exit_json(**result)
     updated = client.request("PUT", "/api/database/%d" % current["id"], body=payload, hints=UPDATE_HINTS)
     result["changed"] = True
     if isinstance(updated, dict) and updated.get("id") == current["id"]:
-        result["database"] = public_database(updated)
+        result["database"] = public_database(updated, secret_keys)
     else:
-        result["database"] = public_database(predicted(current, payload))
+        result["database"] = public_database(predicted(current, payload), secret_keys)
     finish(module, client, result)
 
 

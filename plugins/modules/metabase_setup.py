@@ -28,6 +28,8 @@ attributes:
   check_mode:
     support: full
     details:
+      - In check mode the module does not wait for Metabase. When Metabase is not running (a dry run
+        before it exists), it reports at once that setup would be done, with a warning.
       - In check mode the setup is not posted; the credentials of an existing admin are still
         checked, which opens a login session in Metabase (ended before the module exits) but
         changes no setting.
@@ -47,6 +49,8 @@ options:
     description:
       - Password of the administrator.
       - Metabase refuses common passwords and applies C(MB_PASSWORD_COMPLEXITY) and C(MB_PASSWORD_LENGTH).
+        Before setup, and in check mode too, the module asks Metabase whether it accepts the password
+        (C(POST /api/session/password-check), which changes nothing) and fails with a clear message if not.
       - Only used to create the user; this module never changes the password of an existing user.
     type: str
     required: true
@@ -145,6 +149,8 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase import (  # noqa: E402
     MetabaseClient,
     MetabaseError,
+    dry_run_exit,
+    is_login_throttled,
     metabase_argument_spec,
 )
 
@@ -157,7 +163,8 @@ SETUP_HINTS = {
 
 LOGIN_HINTS = {
     401: "Metabase setup is already done, and these admin credentials do not log in; use the "
-    "credentials of the existing administrator (this module never changes a password)",
+    "credentials of the existing administrator (this module never changes a password); do not retry in "
+    "a loop: Metabase locks a username out after 10 failed logins within an hour",
 }
 
 
@@ -188,6 +195,33 @@ def build_setup_payload(token, params):
     if params.get("site_locale"):
         prefs["site_locale"] = params["site_locale"]
     return {"token": token, "user": user, "prefs": prefs}
+
+
+PASSWORD_REFUSED = (
+    "Metabase refuses this admin password (%s), so setup would fail; nothing was set up. Hint: Metabase "  # noqa: S105 - a message
+    "refuses the passwords on its list of about 12,000 common passwords (compared in lower case) and those "
+    "that break MB_PASSWORD_COMPLEXITY (normal by default: at least one digit) or MB_PASSWORD_LENGTH (6 by "
+    "default); choose a longer, uncommon password."
+)
+
+
+def check_password(client, password):
+    """Ask Metabase whether it accepts ``password`` (``POST /api/session/password-check``, the rule
+    setup applies, changes nothing), so a refused password fails before setup, in check mode too.
+
+    Metabase versions without the endpoint (404) leave the check to setup itself."""
+    try:
+        client.request("POST", "/api/session/password-check", body={"password": password}, auth=False, idempotent=True)
+    except MetabaseError as exc:
+        if exc.status == 404:
+            return
+        if exc.status == 400:
+            raise ModuleFailure(PASSWORD_REFUSED % (exc.errors.get("password") or exc.detail)) from None
+        raise
+
+
+class ModuleFailure(Exception):
+    """A failure whose message is complete (no request line to add)."""
 
 
 def safe_user(user):
@@ -226,6 +260,7 @@ def main():
                     "GET /api/session/properties. Hint: complete the setup once in the Metabase web UI.",
                     **result,
                 )
+            check_password(client, params["password"])
             if module._diff:
                 result["diff"] = dict(
                     before=dict(setup_done=False),
@@ -248,7 +283,7 @@ def main():
         try:
             client.login()
         except MetabaseError as exc:
-            if exc.status != 401:
+            if exc.status != 401 or is_login_throttled(exc):
                 raise
             raise MetabaseError(
                 exc.method, exc.path, exc.detail, status=exc.status, hint=LOGIN_HINTS[401], errors=exc.errors
@@ -264,7 +299,10 @@ def main():
         if module._diff:
             result["diff"] = dict(before=dict(setup_done=True), after=dict(setup_done=True))
         module.exit_json(**result)
+    except ModuleFailure as exc:
+        module.fail_json(msg=str(exc), **result)
     except MetabaseError as exc:
+        dry_run_exit(module, exc, "setup would be done for %s" % params["username"], dict(result, setup_performed=True))
         module.fail_json(msg=exc.msg, status=exc.status, **result)
 
 

@@ -121,9 +121,14 @@ def ok(answer: Answer, status: int = 200):
     return answer.json if answer.text else None
 
 
+def _specific(errors: dict) -> dict:
+    return {key: _specific(value) if isinstance(value, dict) else [value] for key, value in errors.items()}
+
+
 def errors_body(errors: dict) -> dict:
-    """Metabase's 400 for a body that breaks the endpoint's schema (behaviour.md §2)."""
-    return {"errors": errors, "specific-errors": {key: [value] for key, value in errors.items()}}
+    """Metabase's 400 for a body that breaks the endpoint's schema (behaviour.md §2), errors nested
+    like the body (api/macros.clj: assoc-in at the failing path)."""
+    return {"errors": errors, "specific-errors": _specific(errors)}
 
 
 # -- containers --------------------------------------------------------------------------------
@@ -328,9 +333,17 @@ def test_first_run_setup_once_only(stack):
         400,
         errors_body({"token": "Token does not match the setup token."}),
     )
-    for weak in ("password1", "ab1", "nodigits"):
+    # Too short, no digit, and three from Metabase's common-password list (start, middle, end of it).
+    for weak in ("ab1", "nodigits", "password1", "polniypizdec0211", "11234567"):
         answer = api.post("/api/setup/", {"token": token, "user": {**user, "password": weak}, "prefs": prefs})
-        assert (answer.status, answer.json) == (400, errors_body({"password": "password is too common."})), weak
+        expected = errors_body({"user": {"password": "password is too common."}})
+        assert (answer.status, answer.json) == (400, expected), weak
+        # The same rule, without auth and without changing anything, at /api/session/password-check.
+        check = api.post("/api/session/password-check", {"password": weak})
+        assert (check.status, check.json) == (400, errors_body({"password": "password is too common."})), weak
+    assert ok(api.post("/api/session/password-check", {"password": ADMIN_PASSWORD})) == {"valid": True}
+    no_prefs = api.post("/api/setup/", {"token": token, "user": user, "prefs": {}})
+    assert no_prefs.json == errors_body({"prefs": {"site_name": "value must be a non-blank string."}})
     assert ok(api.get("/api/session/properties"))["has-user-setup"] is False  # nothing half-done
 
     session_id = ok(api.post("/api/setup/", {"token": token, "user": user, "prefs": prefs}))["id"]
@@ -382,17 +395,53 @@ def test_login_logout_and_unauthenticated_answers(double, admin):
 
 
 def test_login_is_throttled_after_ten_failures(double, admin):
-    """behaviour.md §3: 10 failed logins for a username within an hour, then 401
-    errors.username "Too many attempts! You must wait N seconds before trying again."."""
+    """behaviour.md §3 and session/api.clj with metabase/throttle: after 10 failed logins for a username
+    within an hour every login for it is refused with 401 errors.username "Too many attempts! ...",
+    the right password included, and each refusal counts as one more failure (the wait grows)."""
     username = f"throttled-{uuid.uuid4().hex[:6]}@example.com"
+    # Its own source address, so this test does not spend the shared double's per-address budget.
+    api = double.api.auth(X_Forwarded_For=f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}")
     for _attempt in range(10):
-        assert double.api.post("/api/session/", {"username": username, "password": "Wrong-1"}).status == 401
-    throttled = double.api.post("/api/session/", {"username": username, "password": "Wrong-1"})
+        assert api.post("/api/session/", {"username": username, "password": "Wrong-1"}).status == 401
+    throttled = api.post("/api/session/", {"username": username, "password": "Wrong-1"})
     assert throttled.status == 401
     message = throttled.json["errors"]["username"]
     assert re.fullmatch(r"Too many attempts! You must wait 1[45] seconds before trying again\.", message), message
-    # Per username: the admin still logs in.
-    assert double.api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).status == 200
+    # The refusal counted: the next wait is 15 s x 2^1.5, about 42 s.
+    again = api.post("/api/session/", {"username": username, "password": "Wrong-1"})
+    assert re.fullmatch(
+        r"Too many attempts! You must wait 4[12] seconds before trying again\.", again.json["errors"]["username"]
+    )
+    # Per username: the admin still logs in from the same address.
+    assert api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).status == 200
+
+
+def test_a_throttled_username_is_refused_even_with_the_right_password(stack):
+    """session/api.clj: the throttle check runs before the password check, so a locked-out admin
+    cannot log in until an hour has passed since the last attempt (or Metabase restarts)."""
+    double = stack.start_double(stack.create_database("metabase_lockout"), MB_LOAD_SAMPLE_CONTENT="false")
+    run_setup(double.api)
+    for _attempt in range(10):
+        assert double.api.post("/api/session/", {"username": ADMIN_EMAIL, "password": "Wrong-1"}).status == 401
+    refused = double.api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert refused.status == 401
+    assert refused.json["errors"]["username"].startswith("Too many attempts!")
+    assert "id" not in refused.json
+
+
+def test_login_is_throttled_per_source_address_after_fifty_failures(double, admin):
+    """session/api.clj: 50 failed logins from one source address (the last X-Forwarded-For entry)
+    within an hour refuse every login from it, whatever the username; other addresses are not affected."""
+    address = f"10.7.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    api = double.api.auth(X_Forwarded_For=f"203.0.113.9, {address}")
+    for attempt in range(50):
+        answer = api.post("/api/session/", {"username": f"nobody-{attempt}@example.com", "password": "Wrong-1"})
+        assert answer.json == {"errors": {"password": "did not match stored password"}}
+    refused = api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert refused.status == 401
+    assert refused.json["errors"]["username"].startswith("Too many attempts!")
+    other = double.api.auth(X_Forwarded_For=f"10.6.{secrets.randbelow(250)}.{secrets.randbelow(250)}")
+    assert other.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).status == 200
 
 
 def test_credentials_are_stored_hashed(stack, double, admin):
@@ -415,6 +464,37 @@ def test_credentials_are_stored_hashed(stack, double, admin):
     }
     for secret in [ADMIN_PASSWORD, READER_PASSWORD, key["unmasked_key"], *session_ids]:
         assert secret not in dump
+
+
+def test_a_valid_session_wins_over_an_api_key_and_logout_needs_a_session(double, admin):
+    """server/middleware/session.clj merge-current-user-info: (or session-user api-key-user); and
+    session/api.clj DELETE /api/session: 404 without a session key or for an unknown one."""
+    reader = ok(admin.post("/api/api-key/", {"name": f"reader-{uuid.uuid4().hex[:6]}", "group_id": 1}))
+    SECRETS.add(reader["unmasked_key"])
+    session_id = ok(double.api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))["id"]
+    SECRETS.add(session_id)
+    both = double.api.auth(X_API_Key=reader["unmasked_key"], X_Metabase_Session=session_id)
+    assert ok(both.get("/api/user/current"))["email"] == ADMIN_EMAIL
+    stale = double.api.auth(X_API_Key=reader["unmasked_key"], X_Metabase_Session=str(uuid.uuid4()))
+    assert ok(stale.get("/api/user/current"))["email"] != ADMIN_EMAIL  # unknown session: the key's user
+
+    assert double.api.api_key(reader["unmasked_key"]).delete("/api/session/").plain == NOT_FOUND
+    assert double.api.delete("/api/session/").plain == NOT_FOUND
+    assert double.api.session(str(uuid.uuid4())).delete("/api/session/").plain == NOT_FOUND
+    assert double.api.session(session_id).delete("/api/session/").plain == (204, "text/plain", "")
+    assert double.api.session(session_id).delete("/api/session/").plain == NOT_FOUND  # already ended
+
+
+def test_item_paths_with_a_trailing_slash_are_404(double, admin):
+    """api-facts.md §1: item paths have no trailing slash; Metabase matches none with one (404
+    "API endpoint does not exist."), while collection roots answer with or without it."""
+    endpoint_missing = (404, "text/plain", "API endpoint does not exist.")
+    assert admin.get("/api/user/current/").plain == endpoint_missing
+    assert double.api.get("/api/session/properties/").plain == endpoint_missing
+    first = ok(admin.get("/api/database/"))["data"][0]["id"]
+    assert admin.get(f"/api/database/{first}/").plain == endpoint_missing
+    assert ok(admin.get(f"/api/database/{first}"))["id"] == first
+    assert ok(admin.get("/api/database"))["total"] == ok(admin.get("/api/database/"))["total"]
 
 
 # -- API keys ----------------------------------------------------------------------------------
@@ -512,7 +592,7 @@ def test_refused_registrations_save_nothing(stack, double, admin, reader_details
         ),
         (
             {"host": "no-such-host.invalid"},
-            CANNOT_CONNECT,
+            {"message": "The connection attempt failed."},  # the driver's own text, passed through
         ),
         (
             {"port": 5439},
@@ -656,8 +736,9 @@ def test_sync_schema_checks_the_connection_first(stack, admin, reader_details):
     wait_synced(admin, created["id"], set())  # no grant at all: nothing to see
     stack.execute("warehouse", sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
     answer = admin.post(f"/api/database/{created['id']}/sync_schema")
-    assert answer.status == 422 and answer.ctype == "text/plain"
-    assert answer.text.startswith("FATAL: ") and password not in answer.text
+    # warehouses/api.clj: 422 with the humanized connection message, as plain text.
+    # (PostgreSQL reports a dropped role as a failed password, so Metabase says the password is wrong.)
+    assert answer.plain == (422, "text/plain", "Looks like your Password is incorrect.")
 
 
 def test_native_queries_run_for_real_read_only(double, admin, reader_details):

@@ -76,6 +76,7 @@ class FakeMetabase(ContentRoutes, AccessRoutes):
         self.api_keys = {API_KEY: ADMIN_EMAIL}
         self.sessions = {}  # live sessions: id -> email
         self.opened_sessions = []  # every session id ever handed out, ended or not
+        self.login_failures = {}  # username as sent -> failed or refused logins (no expiry here)
         self.databases = {}
         self._db_ids = itertools.count(1)
         self.list_shape = list_shape
@@ -216,6 +217,7 @@ class FakeMetabase(ContentRoutes, AccessRoutes):
             return _text(503, "Metabase is still initializing. Please sit tight...")
         public = {
             ("GET", "/api/session/properties/"): self._properties,
+            ("POST", "/api/session/password-check/"): self._password_check,
             ("POST", "/api/setup/"): self._setup,
             ("POST", "/api/session/"): self._login,
         }
@@ -290,12 +292,12 @@ class FakeMetabase(ContentRoutes, AccessRoutes):
             return _json(400, {"errors": {"token": "Token does not match the setup token."}})
         user = body.get("user") or {}
         password = user.get("password") or ""
-        if password.lower() in COMMON_PASSWORDS or len(password) < 6 or not re.search(r"\d", password):
+        if not self.password_ok(password):
             return _json(
                 400,
                 {
-                    "errors": {"password": "password is too common."},
-                    "specific-errors": {"password": ["password is too common."]},
+                    "errors": {"user": {"password": "password is too common."}},
+                    "specific-errors": {"user": {"password": ["valid password that is not too common"]}},
                 },
             )
         if not (body.get("prefs") or {}).get("site_name"):
@@ -304,12 +306,39 @@ class FakeMetabase(ContentRoutes, AccessRoutes):
         self.site_name = body["prefs"]["site_name"]
         return self._new_session(user["email"])
 
+    @staticmethod
+    def password_ok(password):
+        return not (password.lower() in COMMON_PASSWORDS or len(password) < 6 or not re.search(r"\d", password))
+
+    def _password_check(self, req):
+        """session/api.clj: ms/ValidPassword, the rule setup applies; no auth."""
+        body = req.body if isinstance(req.body, dict) else {}
+        password = body.get("password")
+        if not isinstance(password, str) or not self.password_ok(password):
+            return _json(
+                400,
+                {
+                    "errors": {"password": "password is too common."},
+                    "specific-errors": {"password": ["valid password that is not too common"]},
+                },
+            )
+        return _json(200, {"valid": True})
+
     def _login(self, req):
         body = req.body if isinstance(req.body, dict) else {}
         if not body.get("username"):
             return _json(400, {"errors": {"username": "value must be a non-blank string."}})
+        # Metabase's throttle (session/api.clj): from 10 failures for a username every login is
+        # refused, the right password included, and the refusal counts as one more failure.
+        failures = self.login_failures.get(body["username"], 0)
+        if failures >= 10:
+            self.login_failures[body["username"]] = failures + 1
+            wait = round(15 * (failures + 1 - 10) ** 1.5)
+            message = f"Too many attempts! You must wait {wait} seconds before trying again."
+            return _json(401, {"errors": {"username": message}})
         user = self.users.get(body["username"])
         if user is None or user["password"] != body.get("password"):
+            self.login_failures[body["username"]] = failures + 1
             return _json(401, {"errors": {"password": "did not match stored password"}})
         return self._new_session(user["email"])
 

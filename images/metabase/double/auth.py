@@ -12,9 +12,10 @@
 * A request authenticates with ``X-API-Key``, or with ``X-Metabase-Session`` (or the
   ``metabase.SESSION`` cookie). Missing or unknown credentials answer 401 ``Unauthenticated``;
   a non-admin on an admin endpoint gets 403 ``You don't have permissions to do that.``.
-* Failed logins are throttled per username like Metabase's throttle library: from the 10th
-  failure within an hour, each attempt must wait 15 s x n^1.5 (MB_DISABLE_SESSION_THROTTLE=true
-  turns it off). The counters live in memory, as Metabase's do.
+* Failed logins are throttled like Metabase's (session/api.clj with metabase/throttle): after 10
+  failures for a username, or 50 from a source address, within an hour, every login for it is
+  refused (right password or not) and each refusal counts as a failure too
+  (MB_DISABLE_SESSION_THROTTLE=true turns it off). The counters live in memory, as Metabase's do.
 """
 
 from __future__ import annotations
@@ -47,21 +48,22 @@ _KEY_SCRYPT_N = 2**12
 
 TOO_COMMON = "password is too common."
 
-# The head of the common-password list Metabase checks (its full list has 10 000 entries).
-COMMON_PASSWORDS = frozenset(
+
+def _common_passwords() -> frozenset[str]:
+    """Metabase's common-password list (resources/common_passwords.txt, read by util/password.clj).
+
+    Metabase's file is Dropbox zxcvbn's password list, most frequent first, keeping the passwords of
+    6 characters or more with a digit (those that pass the default complexity). zxcvbn's Python port
+    (Debian's python3-zxcvbn, or zxcvbn on PyPI) ships that list cut at its 30 000 most frequent
+    entries; the same filter gives the first 10 706 lines of Metabase's file, in the same order. The
+    ~1 900 rarer lines at the end of Metabase's file (from zxcvbn's uncut data) are missing here.
     """
-    123456 password 12345678 qwerty 123456789 12345 1234 111111 1234567 dragon 123123 baseball
-    abc123 football monkey letmein 696969 shadow master 666666 qwertyuiop 123321 mustang 1234567890
-    michael 654321 superman 1qaz2wsx 7777777 121212 000000 qazwsx 123qwe killer trustno1 jordan
-    jennifer zxcvbnm asdfgh hunter buster soccer harley batman andrew tigger sunshine iloveyou
-    2000 charlie robert thomas hockey ranger daniel starwars klaster 112233 george computer michelle
-    jessica pepper 1111 zxcvbn 555555 11111111 131313 freedom 777777 pass maggie 159753 aaaaaa ginger
-    princess joshua cheese amanda summer love ashley nicole chelsea biteme matthew access yankees
-    987654321 dallas austin thunder taylor matrix password1 password12 password123 admin admin1
-    admin123 metabase metabase1 welcome welcome1 qwerty1 qwerty123 abc12345 test123 changeme
-    passw0rd p@ssw0rd letmein1 secret secret1 iloveyou1 monkey1 dragon1 1q2w3e4r 1q2w3e4r5t
-    """.split()
-)
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # noqa: PLC0415 - a large module, loaded once
+
+    return frozenset(word for word in FREQUENCY_LISTS["passwords"] if len(word) >= 6 and any(c.isdigit() for c in word))
+
+
+COMMON_PASSWORDS = _common_passwords()
 
 
 # -- passwords ---------------------------------------------------------------------------------
@@ -95,31 +97,33 @@ def verify_password(password: str, stored: str | None) -> bool:
 
 
 def password_complexity(env: Mapping[str, str]) -> dict:
-    """The rules of MB_PASSWORD_COMPLEXITY (weak|normal|strong) and MB_PASSWORD_LENGTH."""
-    level = (env.get("MB_PASSWORD_COMPLEXITY") or "normal").strip().lower()
+    """The rules of MB_PASSWORD_COMPLEXITY (weak|normal|strong) and MB_PASSWORD_LENGTH, as
+    util/password.clj's ``active-password-complexity``: MB_PASSWORD_LENGTH replaces the minimum length."""
     rules = {"weak": {"total": 6}, "strong": {"total": 8, "lower": 2, "upper": 2, "digit": 1, "special": 1}}.get(
-        level, {"total": 6, "digit": 1}
+        _complexity_level(env), {"total": 6, "digit": 1}
     )
     length = (env.get("MB_PASSWORD_LENGTH") or "").strip()
     if length.isdigit():
-        rules = {**rules, "total": max(rules["total"], int(length))}
+        rules = {**rules, "total": int(length)}
     return rules
 
 
+def _complexity_level(env: Mapping[str, str]) -> str:
+    return (env.get("MB_PASSWORD_COMPLEXITY") or "normal").strip().lower()
+
+
 def password_ok(password: object, env: Mapping[str, str]) -> bool:
-    """Whether Metabase accepts ``password``: complex enough and not a common password."""
-    if not isinstance(password, str):
+    """Whether Metabase accepts ``password`` (util/password.clj ``is-valid?``): complex enough, and,
+    unless the complexity is ``weak``, not on the common-password list (compared in lower case)."""
+    if not isinstance(password, str) or not password.strip():
         return False
-    counts = {
-        "total": len(password),
-        "lower": sum(c.islower() for c in password),
-        "upper": sum(c.isupper() for c in password),
-        "digit": sum(c.isdigit() for c in password),
-        "special": sum(not c.isalnum() for c in password),
-    }
+    counts = {"total": len(password), "lower": 0, "upper": 0, "digit": 0, "special": 0}
+    for char in password:  # Java's Character/isLowerCase, isUpperCase, isDigit; anything else is special
+        kind = "lower" if char.islower() else "upper" if char.isupper() else "digit" if char.isdigit() else "special"
+        counts[kind] += 1
     if any(counts[kind] < minimum for kind, minimum in password_complexity(env).items()):
         return False
-    return password.lower() not in COMMON_PASSWORDS
+    return _complexity_level(env) == "weak" or password.lower() not in COMMON_PASSWORDS
 
 
 # -- users -------------------------------------------------------------------------------------
@@ -232,51 +236,114 @@ def create_session(cur, user_id: int) -> str:
     return session_id
 
 
-def delete_session(cur, session_id: str) -> None:
+def delete_session(cur, session_id: str) -> bool:
+    """End a session; whether there was one."""
     cur.execute("DELETE FROM core_session WHERE key_hashed = %s", (_sha256(session_id),))
+    return cur.rowcount > 0
 
 
 def session_cookie(session_id: str) -> dict[str, str]:
     return {"Set-Cookie": f"{SESSION_COOKIE}={session_id};HttpOnly;Path=/;SameSite=Lax"}
 
 
-class LoginThrottle:
-    """Metabase's login throttle (metabase/throttle): 10 failures per username per hour, then
-    each attempt waits 15 s x (failures - 9)^1.5 after the last failure."""
+class Throttler:
+    """One throttler of metabase/throttle (``throttle.core``), as ``with-throttling`` uses it.
 
-    THRESHOLD = 10
-    WINDOW = 3600.0
-    INITIAL_DELAY = 15.0
-    EXPONENT = 1.5
+    It keeps failed attempts per key for ``ttl`` seconds. When a key has ``threshold`` recent
+    attempts or more, every further attempt is refused, whatever its credentials, and the refusal
+    counts as one more attempt; the message says how long until the delay
+    ``initial_delay x (attempts + 1 - threshold) ^ exponent`` after the most recent attempt is over,
+    or "Please try again later." once it is (the key stays refused until its attempts age out).
+    """
 
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        threshold: int,
+        *,
+        ttl: float = 3600.0,
+        initial_delay: float = 15.0,
+        exponent: float = 1.5,
+        clock=time.time,
+    ) -> None:
+        self.threshold = threshold
+        self.ttl = ttl
+        self.initial_delay = initial_delay
+        self.exponent = exponent
+        self._clock = clock
+        self._attempts: dict[str, list[float]] = {}
 
-    def _recent(self, username: str, now: float) -> list[float]:
-        recent = [t for t in self._failures.get(username, []) if now - t < self.WINDOW]
-        self._failures[username] = recent
+    def _recent(self, key: str) -> list[float]:
+        now = self._clock()
+        recent = [t for t in self._attempts.get(key, []) if t > now - self.ttl]
+        self._attempts[key] = recent
         return recent
 
-    def wait_seconds(self, username: str) -> int:
-        """Seconds this username must still wait (0: it may try now)."""
-        if not self.enabled:
-            return 0
-        now = time.monotonic()
-        with self._lock:
-            recent = self._recent(username.lower(), now)
-            if len(recent) < self.THRESHOLD:
-                return 0
-            delay = self.INITIAL_DELAY * (len(recent) - self.THRESHOLD + 1) ** self.EXPONENT
-            remaining = delay - (now - recent[-1])
-        return math.ceil(remaining) if remaining > 0 else 0
+    def refusal(self, key: str) -> str | None:
+        """The "Too many attempts!" message when ``key`` is refused now, else None."""
+        recent = self._recent(key)
+        if len(recent) < self.threshold:
+            return None
+        delay = self.initial_delay * (len(recent) + 1 - self.threshold) ** self.exponent
+        remaining = recent[-1] + delay - self._clock()
+        if remaining > 0:
+            seconds = math.floor(remaining + 0.5)  # Clojure's round: half up
+            return f"Too many attempts! You must wait {seconds} seconds before trying again."
+        return "Too many attempts! Please try again later."
 
-    def failed(self, username: str) -> None:
+    def add_attempt(self, key: str) -> None:
+        self._recent(key).append(self._clock())
+
+
+class LoginThrottle:
+    """Metabase's login throttling (session/api.clj): ``with-throttling`` over a per-source-address
+    throttler (50 attempts) around a per-username throttler (10 attempts), an hour each.
+
+    A refused or failed login counts for both keys; a refusal by the address throttler counts for
+    the address only (the username throttler never ran). A successful login clears nothing. Both
+    report under ``errors.username``, with status 401. Usernames are keys as sent (not lower-cased).
+    """
+
+    USERNAME_THRESHOLD = 10
+    ADDRESS_THRESHOLD = 50
+
+    def __init__(self, enabled: bool = True, clock=time.time) -> None:
+        self.enabled = enabled
+        self.username = Throttler(self.USERNAME_THRESHOLD, clock=clock)
+        self.address = Throttler(self.ADDRESS_THRESHOLD, clock=clock)
+        self._lock = threading.Lock()
+
+    def refusal(self, address: str, username: str) -> str | None:
+        """Check before the login; a refusal is recorded as a failed attempt and returned."""
+        if not self.enabled:
+            return None
+        with self._lock:
+            message = self.address.refusal(address)
+            if message is None:
+                message = self.username.refusal(username)
+                if message is not None:
+                    self.username.add_attempt(username)
+            if message is not None:
+                self.address.add_attempt(address)
+            return message
+
+    def failed(self, address: str, username: str) -> None:
+        """A login that was let through and failed (wrong password, unknown or disabled user)."""
         if not self.enabled:
             return
         with self._lock:
-            self._recent(username.lower(), time.monotonic()).append(time.monotonic())
+            self.username.add_attempt(username)
+            self.address.add_attempt(address)
+
+
+def source_address(request: Request) -> str:
+    """Where a request comes from, as Metabase's ``request/ip-address`` sees it: the last entry of the
+    ``source-address-header`` (MB_SOURCE_ADDRESS_HEADER, default X-Forwarded-For) when present,
+    else the peer address."""
+    header = request.app.config.env.get("MB_SOURCE_ADDRESS_HEADER") or "X-Forwarded-For"
+    forwarded = request.header(header)
+    if forwarded and forwarded.strip():
+        return forwarded.split(",")[-1].strip()
+    return request.remote_addr or ""
 
 
 # -- API keys ----------------------------------------------------------------------------------
@@ -355,19 +422,21 @@ def authenticate(request: Request) -> dict:
     """The user behind the request's credentials (set on ``request.user``), else 401."""
     if request.user is not None:
         return request.user
+    # server/middleware/session.clj merge-current-user-info: (or session-user api-key-user): a valid
+    # session wins over an API key; an unknown or expired session falls back to the key.
     api_key = request.header(API_KEY_HEADER)
-    session_id = request.header(SESSION_HEADER) or request.cookie(SESSION_COOKIE)
+    session_id = (request.header(SESSION_HEADER) or request.cookie(SESSION_COOKIE) or "").strip()
+    user, via_session = None, False
     with request.app.db.transaction() as cur:
-        if api_key:
+        if session_id:
+            user = user_for_session(cur, session_id, request.app.config.max_session_age_minutes)
+            via_session = user is not None and user["is_active"]
+        if not via_session and api_key:
             user = user_for_api_key(cur, api_key.strip())
-        elif session_id:
-            user = user_for_session(cur, session_id.strip(), request.app.config.max_session_age_minutes)
-        else:
-            user = None
     if user is None or not user["is_active"]:
         raise unauthenticated()
     request.user = user
-    request.session_key = None if api_key else session_id.strip()
+    request.session_key = session_id if via_session else None
     return user
 
 

@@ -17,7 +17,9 @@ Variables (Metabase's names and defaults unless marked "double only"):
     MB_ENCRYPTION_SECRET_KEY   optional; when set, at least 16 characters; encrypts connection details
     MB_LOAD_SAMPLE_CONTENT     default true: a fresh install gets the "Sample Database" (H2, never queried)
     MB_DISABLE_SESSION_THROTTLE
-                               default false: 10 failed logins per username in an hour throttle it
+                               default false: 10 failed logins per username, or 50 per source
+                               address, in an hour throttle it
+    MB_SOURCE_ADDRESS_HEADER   header naming the source address (default X-Forwarded-For, last entry)
     MAX_SESSION_AGE            session lifetime in minutes (default 20160, 14 days)
     MB_DB_QUERY_TIMEOUT_MINUTES
                                statement timeout of queries on registered databases (default 20)

@@ -156,6 +156,8 @@ class App:
         found = self.router.resolve(request.method, request.path)
         if not self.lifecycle.ready and not (found and found[0].during_init):
             return Response.text(STILL_INITIALIZING, 503)
+        if found is not None and request.raw_path.endswith("/") and not found[0].root:
+            found = None  # /api/card/1/: an item path with a trailing slash is no route in Metabase
         if found is None:
             return Response.text(NOT_FOUND, 404)
         route, params = found
@@ -237,6 +239,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 body,
                 self.server.app,
                 raw_path=url.path,
+                remote_addr=self.client_address[0] if self.client_address else "",
             )
             response = self._safe_handle(request)
         self._send(response, include_body=self.command != "HEAD")

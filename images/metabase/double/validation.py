@@ -76,10 +76,14 @@ def problems(body: Any, rules: Mapping[str, Rule]) -> dict[str, str]:
     return found
 
 
-def error_response(errors: Mapping[str, str]) -> Response:
-    return Response.json(
-        {"errors": dict(errors), "specific-errors": {key: [message] for key, message in errors.items()}}, 400
-    )
+def _specific(errors: Mapping[str, Any]) -> dict:
+    return {key: _specific(value) if isinstance(value, Mapping) else [value] for key, value in errors.items()}
+
+
+def error_response(errors: Mapping[str, Any]) -> Response:
+    """Metabase's 400 for a body that breaks its schema. The errors nest like the body
+    (api/macros.clj assoc-in at the failing path): ``{"user": {"password": "..."}}``."""
+    return Response.json({"errors": dict(errors), "specific-errors": _specific(errors)}, 400)
 
 
 def validate(body: Any, **rules: Rule) -> dict:

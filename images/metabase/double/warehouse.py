@@ -5,9 +5,10 @@ Only the ``postgres`` engine is supported (through psycopg2). What Metabase does
 * **Connection test** before a database is saved (behaviour.md §4). A failure becomes Metabase's
   answer ``{"message", "errors"}``: Postgres' ``FATAL: password authentication failed`` ->
   "Looks like your Password is incorrect.", ``role ... does not exist`` -> username,
-  ``database ... does not exist`` -> dbname, an unreachable host or port -> "Hmm, we couldn't
-  connect to the database. Make sure your Host and Port settings are correct"; other ``FATAL:``
-  messages pass through capitalised with a period, anything else as ``{"message"}`` only.
+  ``database ... does not exist`` -> dbname, a refused or unreachable port -> "Hmm, we couldn't
+  connect to the database. Make sure your Host and Port settings are correct"; an unknown host ->
+  the driver's own text (pgjdbc's "The connection attempt failed."); other ``FATAL:`` messages
+  pass through capitalised with a period, anything else as ``{"message"}`` only.
 * **SSL**: ``details.ssl`` true connects with ``sslmode`` = ``details.ssl-mode`` (default
   ``require``), otherwise ``disable``. ``opportunistic_ssl`` tries SSL first, as Metabase does
   when a database is created.
@@ -54,14 +55,15 @@ PASSWORD_INCORRECT = {
     "message": "Looks like your Password is incorrect.",
     "errors": {"password": "check your password"},
 }
+UNKNOWN_HOST = "The connection attempt failed."
 USERNAME_INCORRECT = {"message": "Looks like your Username is incorrect.", "errors": {"user": "check your username"}}
 
 _FATAL = re.compile(r"FATAL:\s+(.*)")
 
 
 class ConnectionRefused(Exception):
-    """The database refused or could not be reached; ``answer`` is Metabase's 400 body and
-    ``raw`` the driver's own message (for logs and sync_schema's 422)."""
+    """The database refused or could not be reached; ``answer`` is Metabase's 400 body (its
+    ``message`` is sync_schema's 422 text) and ``raw`` the driver's own message (for logs)."""
 
     def __init__(self, answer: dict, raw: str) -> None:
         super().__init__(answer["message"])
@@ -73,25 +75,32 @@ class UnsupportedEngine(Exception):
     pass
 
 
+_FATAL_ANSWERS = (
+    (re.compile(r"password authentication failed for user.*"), PASSWORD_INCORRECT),
+    (re.compile(r'role ".*" does not exist'), USERNAME_INCORRECT),
+    (re.compile(r'database ".*" does not exist'), DATABASE_NAME_INCORRECT),
+)
+
+
 def humanize(exc: psycopg2.Error) -> tuple[dict, str]:
     """(Metabase's answer, the driver message) for a failed connection attempt."""
     text = str(exc).strip()
     fatal = _FATAL.search(text)
     if fatal:
         message = fatal.group(1).strip()
-        raw = "FATAL: " + message
-        if message.startswith("password authentication failed for user"):
-            return dict(PASSWORD_INCORRECT), raw
-        if re.fullmatch(r'role ".*" does not exist', message):
-            return dict(USERNAME_INCORRECT), raw
-        if re.fullmatch(r'database ".*" does not exist', message):
-            return dict(DATABASE_NAME_INCORRECT), raw
-        return {"message": message.capitalize() + "."}, raw
+        answer = next((known for pattern, known in _FATAL_ANSWERS if pattern.fullmatch(message)), None)
+        return dict(answer or {"message": message.capitalize() + "."}), "FATAL: " + message
     first = text.splitlines()[0] if text else type(exc).__name__
     if "does not support SSL" in text:
-        return {"message": "The server does not support SSL."}, first
-    # Refused, unknown host, timeout: what pgjdbc reports as a connection error.
-    return dict(CANNOT_CONNECT), first
+        answer = {"message": "The server does not support SSL."}
+    elif "could not translate host name" in text:
+        # pgjdbc reports an unknown host (UnknownHostException, an IOException) as "The connection attempt
+        # failed.", which the Postgres driver's humanize-connection-error-message passes through as is.
+        answer = {"message": UNKNOWN_HOST}
+    else:
+        # Refused or timed out: behaviour.md §4's "Hmm, we couldn't connect ..." with errors.host/port.
+        answer = dict(CANNOT_CONNECT)
+    return answer, first
 
 
 def _sslmode(details: Mapping) -> str:

@@ -117,6 +117,7 @@ class Request:
     raw_path: str = ""  # the path as sent (trailing slash kept), for the request journal
     user: Any = None  # set by auth.authenticate()
     session_key: str | None = None  # the session id the request authenticated with, if any
+    remote_addr: str = ""  # the peer's address (auth.source_address() applies X-Forwarded-For)
     _parsed: Any = dataclasses.field(default=None, repr=False)
 
     def parse_body(self) -> Any:
@@ -176,6 +177,10 @@ class Route:
     handler: Handler
     during_init: bool
     journal: bool
+    #: A context root (``/api/card``: ``defendpoint "/"``; ``/api/health``), which Metabase serves with
+    #: or without a trailing slash; every other path (``/api/card/{id}``, ``/api/user/current``) with
+    #: a trailing slash matches no route there: 404.
+    root: bool = False
 
 
 class Router:
@@ -200,8 +205,11 @@ class Router:
 
         regex = re.compile("^" + _PARAM.sub(replace, template.rstrip("/")) + "$")
 
+        segments = template.strip("/").split("/")
+        root = len(segments) == 2 and segments[0] == "api" and "{" not in template
+
         def register(handler: Handler) -> Handler:
-            self._routes.append(Route(method.upper(), regex, converters, handler, during_init, journal))
+            self._routes.append(Route(method.upper(), regex, converters, handler, during_init, journal, root))
             return handler
 
         return register

@@ -13,7 +13,7 @@
   details or engine changed, and a refusal (400) saves nothing; an omitted ``is_on_demand`` is
   written as false (Metabase's quirk).
 * ``DELETE /api/database/{id}`` -> 204. ``POST /{id}/sync_schema`` -> ``{"status":"ok"}`` after a
-  connection check (422 with the driver's message when it fails), the sync runs in the background;
+  connection check (422 with Metabase's humanized message as plain text when it fails), the sync runs in the background;
   ``POST /{id}/rescan_values`` -> ``{"status":"ok"}``.
 * ``GET /{id}/metadata`` (tables with fields), ``GET /{id}/schemas``, ``GET /{id}/schema/{schema}``,
   ``GET /{id}/healthcheck`` (``{"status":"ok"}`` or ``{"status":"error","message",...}``),
@@ -229,8 +229,10 @@ def sync_schema(request: Request, db_id: int) -> Response:
         try:
             warehouse.test_connection(row["engine"], row["details"] or {})
         except warehouse.ConnectionRefused as exc:
+            # warehouses/api.clj: (ex-info (ex-message ex) {:status-code 422}), the message
+            # can-connect-with-details? humanized ("Looks like your Password is incorrect."), as plain text.
             log.warning("Cannot sync Database %r: %s", row["name"], exc.raw)
-            return Response.text(exc.raw, 422)
+            return Response.text(exc.answer["message"], 422)
         request.app.sync.submit(db_id)
     return Response.json({"status": "ok"})
 

@@ -5,15 +5,20 @@
 * ``POST /api/session/`` ``{"username", "password"}``: 200 ``{"id": <session>}`` (and the
   ``metabase.SESSION`` cookie); 401 ``{"errors":{"password":"did not match stored password"}}`` for
   a wrong password or an unknown user; 400 for a missing field; 401 ``errors._error`` for a
-  deactivated user; 401 ``errors.username`` "Too many attempts! ..." when throttled.
-* ``DELETE /api/session/``: 204, the session of the request ends.
+  deactivated user; 401 ``errors.username`` "Too many attempts! ..." when throttled (10 failures
+  for a username or 50 from a source address within an hour; refusals count as failures).
+* ``DELETE /api/session/``: 204, the session of the request ends; 404 ``Not found.`` without a
+  session header or cookie, or for an unknown one (an API key ends nothing).
+* ``POST /api/session/password-check`` ``{"password"}`` (no auth): 200 ``{"valid": true}`` when the
+  password passes ``ms/ValidPassword`` (the rules setup applies), else 400 ``errors.password``
+  "password is too common.".
 """
 
 from __future__ import annotations
 
 from double import METABASE_VERSION, appdb, auth, settings
-from double.validation import NON_BLANK, validate
-from double.web import Request, Response, Router
+from double.validation import NON_BLANK, error_response, validate
+from double.web import HTTPError, Request, Response, Router, not_found
 
 DID_NOT_MATCH = "did not match stored password"
 DISABLED = "Your account is disabled."
@@ -25,6 +30,7 @@ def register(router: Router) -> None:
     router.route("GET", "/api/session/properties")(properties)
     router.route("POST", "/api/session")(login)
     router.route("DELETE", "/api/session")(logout)
+    router.route("POST", "/api/session/password-check")(password_check)
 
 
 def properties(request: Request) -> Response:
@@ -49,19 +55,20 @@ def login(request: Request) -> Response:
     body = validate(request.json(), username=NON_BLANK, password=NON_BLANK)
     username, password = body["username"].strip(), body["password"]
     app = request.app
-    wait = app.throttle.wait_seconds(username)
-    if wait:
-        message = f"Too many attempts! You must wait {wait} seconds before trying again."
-        return Response.json({"errors": {"username": message}}, 401)
+    address = auth.source_address(request)
+    refused = app.throttle.refusal(address, body["username"])
+    if refused:
+        return Response.json({"errors": {"username": refused}}, 401)
     with app.db.transaction() as cur:
         user = auth.find_user_by_email(cur, username)
         if user is not None and user["type"] != "personal":
             user = None  # API-key users have no password and cannot log in
         matched = auth.verify_password(password, user["password_hash"] if user else _DUMMY_HASH)
         if user is None or not matched:
-            app.throttle.failed(username)
+            app.throttle.failed(address, body["username"])
             return Response.json({"errors": {"password": DID_NOT_MATCH}}, 401)
         if not user["is_active"]:
+            app.throttle.failed(address, body["username"])
             return Response.json({"errors": {"_error": DISABLED}}, 401)
         session_id = auth.create_session(cur, user["id"])
     response = Response.json({"id": session_id})
@@ -70,8 +77,19 @@ def login(request: Request) -> Response:
 
 
 def logout(request: Request) -> Response:
-    auth.authenticate(request)
-    if request.session_key:
-        with request.app.db.transaction() as cur:
-            auth.delete_session(cur, request.session_key)
+    """session/api.clj: 404 without a session key or when no session has it, else 204."""
+    session_id = (request.header(auth.SESSION_HEADER) or request.cookie(auth.SESSION_COOKIE) or "").strip()
+    if not session_id:
+        raise not_found()
+    with request.app.db.transaction() as cur:
+        if not auth.delete_session(cur, session_id):
+            raise not_found()
     return Response.empty(204)
+
+
+def password_check(request: Request) -> Response:
+    body = request.json()
+    password = body.get("password") if isinstance(body, dict) else None
+    if not auth.password_ok(password, request.app.config.env):
+        raise HTTPError(error_response({"password": auth.TOO_COMMON}))
+    return Response.json({"valid": True})

@@ -1,8 +1,9 @@
 """POST /api/setup/: first-run setup, once only (behaviour.md §2).
 
-The body is checked first, as Metabase's schema does: a token other than the setup token ->
-400 ``{"errors":{"token":"Token does not match the setup token."}}``; a weak or common password ->
-400 ``{"errors":{"password":"password is too common."}}``; then, when a user already exists,
+The body is checked first, as Metabase's schema does, errors nested like the body: a token other
+than the setup token -> 400 ``{"errors":{"token":"Token does not match the setup token."}}``; a weak
+or common password -> 400 ``{"errors":{"user":{"password":"password is too common."}}}``; then,
+when a user already exists,
 403 ``The /api/setup route can only be used to create the first user, however a user currently
 exists.`` (plain text). Success creates the superuser (All Users and Administrators), stores
 ``site-name``, ``site-locale``, ``admin-email`` and ``anon-tracking-enabled``, and answers 200
@@ -37,16 +38,21 @@ def setup(request: Request) -> Response:
     with app.db.transaction() as cur:
         expected = settings.get(cur, app.config.env, "setup-token")
     token = body.get("token")
-    errors = {}
+    errors: dict = {}
     if not (isinstance(token, str) and token and expected and hmac.compare_digest(token, expected)):
         errors["token"] = TOKEN_MISMATCH
-    errors.update(problems(user, {"email": EMAIL, "first_name": optional(NON_BLANK), "last_name": optional(NON_BLANK)}))
+    # The body schema nests user and prefs, and so do the errors (v0.58: {"user": {"password": ...}}).
+    user_errors = problems(user, {"email": EMAIL, "first_name": optional(NON_BLANK), "last_name": optional(NON_BLANK)})
     if not auth.password_ok(user.get("password"), app.config.env):
-        errors["password"] = auth.TOO_COMMON
-    errors.update(problems(prefs, {"site_name": NON_BLANK}))
+        user_errors["password"] = auth.TOO_COMMON
+    prefs_errors = problems(prefs, {"site_name": NON_BLANK})
     locale = prefs.get("site_locale")
     if locale is not None and not (isinstance(locale, str) and re.fullmatch(r"[a-z]{2}(_[A-Z]{2})?", locale)):
-        errors["site_locale"] = LOCALE
+        prefs_errors["site_locale"] = LOCALE
+    if user_errors:
+        errors["user"] = user_errors
+    if prefs_errors:
+        errors["prefs"] = prefs_errors
     if errors:
         raise HTTPError(error_response(errors))
 

@@ -92,6 +92,46 @@ def test_wrong_password_fails_with_metabase_words_and_a_hint(fake):
     assert fake.count() == 1  # 4xx: never retried
 
 
+def test_a_wrong_password_is_never_sent_again_and_warns_of_the_lockout(fake, clock):
+    client = mb.MetabaseClient(URL, username=ADMIN_EMAIL, password="Wrong-pw-1")
+    with pytest.raises(mb.MetabaseError) as caught:
+        client.list_databases()
+    assert "do not retry in a loop: Metabase locks a username out after 10 failed logins" in str(caught.value)
+    assert fake.count("POST", "/api/session/") == 1
+    assert clock.sleeps == []
+
+
+def test_a_locked_out_login_names_the_lockout(fake, clock):
+    for _ in range(10):
+        with pytest.raises(mb.MetabaseError):
+            mb.MetabaseClient(URL, username=ADMIN_EMAIL, password="Wrong-pw-1").list_databases()
+    client = session_client()  # the right password, refused all the same
+    with pytest.raises(mb.MetabaseError) as caught:
+        client.list_databases()
+    message = str(caught.value)
+    assert message.startswith(
+        "POST /api/session/ failed: HTTP 401: username: Too many attempts! You must wait 15 seconds before "
+        "trying again. Hint: Metabase's login throttle locked this username out"
+    )
+    assert "Stop retrying" in message
+    assert ADMIN_PASSWORD not in message
+    assert mb.is_login_throttled(caught.value)
+    assert fake.count("POST", "/api/session/") == 11  # one request per attempt, none repeated
+    assert clock.sleeps == []
+
+
+def test_is_login_throttled_reads_only_the_throttle_text():
+    def error(status, errors):
+        return mb.MetabaseError("POST", "/api/session/", "x", status=status, errors=errors)
+
+    assert mb.is_login_throttled(error(401, {"username": "Too many attempts! Please try again later."}))
+    assert mb.is_login_throttled(
+        error(400, {"email": "Too many attempts! You must wait 3 seconds before trying again."})
+    )
+    assert not mb.is_login_throttled(error(401, {"password": "did not match stored password"}))
+    assert not mb.is_login_throttled(error(500, {"username": "Too many attempts!"}))
+
+
 def test_wrong_api_key_fails_with_unauthenticated(fake):
     client = mb.MetabaseClient(URL, api_key="mb_not-a-valid-key")
     with pytest.raises(mb.MetabaseError) as caught:

@@ -256,16 +256,84 @@ def test_update_password_always_sends_it_and_reports_changed_every_run(fake, run
     assert cronicorn(fake)["details"]["password"] == RO_PASSWORD_2
 
 
-def test_secret_keys_in_details_follow_update_password(fake, run_module):
-    register(fake, run_module, details={"tunnel-pass": "Tunnel-Secret-7"})
+def test_secret_details_follow_update_password(fake, run_module):
+    register(fake, run_module, secret_details={"tunnel-pass": "Tunnel-Secret-7"})
     assert cronicorn(fake)["details"]["tunnel-pass"] == "Tunnel-Secret-7"
-    outcome = run_module(module, args(details={"tunnel-pass": "Tunnel-Secret-8"}), diff=True)
+    outcome = run_module(module, args(secret_details={"tunnel-pass": "Tunnel-Secret-8"}), diff=True)
     assert outcome.changed is False
     assert "Tunnel-Secret" not in outcome.text()
-    outcome = run_module(module, args(details={"tunnel-pass": "Tunnel-Secret-8"}, update_password="always"), diff=True)
+    outcome = run_module(
+        module, args(secret_details={"tunnel-pass": "Tunnel-Secret-8"}, update_password="always"), diff=True
+    )
     assert outcome.changed is True
     assert "Tunnel-Secret" not in outcome.text()
     assert "Tunnel-Secret-8" in outcome.no_log_values
+    assert cronicorn(fake)["details"]["tunnel-pass"] == "Tunnel-Secret-8"
+
+
+@pytest.mark.parametrize(
+    ("details", "message"),
+    [
+        ({"tunnel-pass": "Tunnel-Secret-7"}, "details holds the secret key tunnel-pass, but details is not no_log"),
+        (
+            {"password": "Pw-Secret-7", "access-token": "Tok-Secret-7", "ssl-mode": "require"},
+            "details holds the secret keys access-token, password, but details is not no_log",
+        ),
+    ],
+)
+def test_known_secret_keys_in_details_are_refused(fake, run_module, details, message):
+    outcome = run_module(module, args(db_password=None, details=details))
+    assert outcome.failed
+    assert outcome.msg.startswith(message)
+    assert "secret_details" in outcome.msg and "db_password" in outcome.msg
+    assert fake.writes() == []
+    for value in details.values():
+        if "Secret" in value:
+            assert value not in outcome.text()
+            assert value in outcome.no_log_values
+
+
+def test_a_secret_under_a_key_metabase_does_not_redact_stays_out_of_diff_and_result(fake, run_module):
+    """secret_details is for any driver's secrets: a key the module and Metabase do not know as secret
+    is masked in the diff and left out of the result, though Metabase stores and returns it in clear."""
+    outcome = run_module(module, args(secret_details={"client-key-value": "Client-Secret-7"}), diff=True)
+    assert not outcome.failed, outcome.msg
+    assert outcome.result["diff"]["after"]["details"]["client-key-value"] == MASK
+    assert "client-key-value" not in outcome.result["database"]["details"]
+    assert cronicorn(fake)["details"]["client-key-value"] == "Client-Secret-7"  # sent, and Metabase shows it
+    assert "Client-Secret-7" not in outcome.text()
+    again = run_module(module, args(secret_details={"client-key-value": "Client-Secret-7"}), diff=True)
+    assert again.changed is False
+    assert "client-key-value" not in again.result["database"]["details"]
+    assert "Client-Secret-7" not in again.text()
+
+
+def test_a_key_given_twice_is_refused(fake, run_module):
+    outcome = run_module(module, args(details={"tunnel-host": "b"}, secret_details={"tunnel-host": "c"}))
+    assert outcome.failed
+    assert outcome.msg == "details.tunnel-host is given in both details and secret_details; use only one of them"
+    outcome = run_module(module, args(secret_details={"password": "x"}))
+    assert outcome.msg.startswith("secret_details.password and the option db_password both set the same")
+
+
+def test_no_secret_reaches_the_system_log_at_module_start(fake, monkeypatch):
+    """AnsibleModule logs its invocation to the target's syslog when it starts; details is not
+    no_log, so a secret there must never get that far (and secret_details is no_log)."""
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+
+    logged = []
+    monkeypatch.setattr(AnsibleModule, "log", lambda self, msg, log_args=None: logged.append((msg, log_args)))
+    for arguments in (
+        args(details={"tunnel-pass": "Tunnel-Secret-7"}),
+        args(secret_details={"tunnel-pass": "Tunnel-Secret-8"}),
+    ):
+        with patch_module_args(arguments), pytest.raises(SystemExit):
+            module.main()
+    text = json.dumps(logged, default=str)
+    assert "Tunnel-Secret-7" not in text
+    assert "Tunnel-Secret-8" not in text
+    assert any("secret_details" in (log_args or {}) for _msg, log_args in logged), "the second run logs"
 
 
 # -- absent ---------------------------------------------------------------------------------------
@@ -417,6 +485,17 @@ def test_wrong_admin_password(fake, run_module):
     assert outcome.msg.startswith("POST /api/session/ failed: HTTP 401: password: did not match stored password.")
     assert outcome.result["status"] == 401
     assert fake.count() == 1
+
+
+def test_a_locked_out_admin_is_named_as_the_likely_cause(fake, run_module, clock):
+    for _ in range(10):
+        assert run_module(module, args(password="Wrong-admin-pw-1")).failed
+    outcome = run_module(module, args())
+    assert outcome.failed
+    assert outcome.msg.startswith("POST /api/session/ failed: HTTP 401: username: Too many attempts!")
+    assert "locked this username out" in outcome.msg
+    assert fake.count("POST", "/api/session/") == 11
+    assert fake.count("POST", "/api/database/") == 0
 
 
 def test_wrong_api_key(fake, run_module):
@@ -593,6 +672,25 @@ def test_a_failed_logout_is_a_warning(fake, run_module, clock):
     assert "Connection refused" in warning
 
 
+@pytest.mark.parametrize(("state", "changed"), [("present", True), ("absent", False)])
+def test_check_mode_without_a_running_metabase_says_at_once_what_would_happen(fake, run_module, clock, state, changed):
+    fake.refuse_next(10_000)
+    outcome = run_module(module, args(state=state, wait_timeout=600), check_mode=True)
+    assert not outcome.failed, outcome.msg
+    assert outcome.changed is changed
+    (warning,) = outcome.warnings
+    assert warning.startswith("Check mode: Metabase is not running at http://metabase.test:3000")
+    assert ("would be registered" if state == "present" else "looked for and removed") in warning
+    assert clock.sleeps == []
+    assert fake.count() == 1
+
+
+def test_check_mode_with_a_running_metabase_still_fails_on_real_errors(fake, run_module, clock):
+    outcome = run_module(module, args(password="Wrong-admin-pw-1"), check_mode=True)
+    assert outcome.failed
+    assert "HTTP 401" in outcome.msg
+
+
 # -- secrets --------------------------------------------------------------------------------------
 
 
@@ -622,7 +720,10 @@ def test_real_module_output_masks_secrets(fake, capsys, monkeypatch):
     """Without the test doubles for exit_json: what Ansible would print."""
     from ansible.module_utils.testing import patch_module_args
 
-    with patch_module_args(args(sync=True, details={"tunnel-pass": "Tunnel-Secret-1"})), pytest.raises(SystemExit):
+    with (
+        patch_module_args(args(sync=True, secret_details={"tunnel-pass": "Tunnel-Secret-1"})),
+        pytest.raises(SystemExit),
+    ):
         module.main()
     output = capsys.readouterr().out
     result = json.loads(output)

@@ -28,10 +28,12 @@ def test_setup_needed_posts_the_setup(fake_factory, run_module):
     assert outcome.result["metabase_version"] == "v0.56.3"
     assert [(r.method, r.path) for r in fake.requests] == [
         ("GET", "/api/session/properties"),
+        ("POST", "/api/session/password-check"),
         ("POST", "/api/setup/"),
         ("DELETE", "/api/session/"),  # setup logged the new admin in: that session is ended
     ]
-    assert fake.requests[1].body == {
+    assert fake.requests[1].body == {"password": ADMIN_PASSWORD}
+    assert fake.requests[2].body == {
         "token": SETUP_TOKEN,
         "user": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "first_name": "Ada", "last_name": "Admin"},
         "prefs": {"site_name": "Cronicorn monitoring", "site_locale": "en"},
@@ -105,11 +107,23 @@ def test_setup_done_with_wrong_credentials(fake, run_module):
     assert outcome.msg == (
         "POST /api/session/ failed: HTTP 401: password: did not match stored password. Hint: Metabase setup is "
         "already done, and these admin credentials do not log in; use the credentials of the existing "
-        "administrator (this module never changes a password)."
+        "administrator (this module never changes a password); do not retry in a loop: Metabase locks a "
+        "username out after 10 failed logins within an hour."
     )
     assert outcome.result["status"] == 401
     assert outcome.result["changed"] is False
     assert "Not-the-pw-1" not in outcome.text()
+
+
+def test_repeated_wrong_passwords_lead_to_a_lockout_message(fake, run_module, clock):
+    outcomes = [run_module(module, dict(SETUP, password="Not-the-pw-1")) for _ in range(10)]
+    assert all("do not retry in a loop" in outcome.msg for outcome in outcomes)
+    locked = run_module(module, SETUP)  # the right password, now refused
+    assert locked.failed
+    assert "Too many attempts!" in locked.msg
+    assert "locked this username out" in locked.msg
+    assert "setup is already done" not in locked.msg
+    assert fake.count("POST", "/api/session/") == 11  # never retried within a run
 
 
 def test_setup_done_with_a_user_who_is_not_admin(fake, run_module):
@@ -122,13 +136,36 @@ def test_setup_done_with_a_user_who_is_not_admin(fake, run_module):
     )
 
 
-def test_weak_password_is_refused(fake_factory, run_module):
+PASSWORD_REFUSED = (
+    "Metabase refuses this admin password (password is too common.), so setup would fail; nothing was set up. "
+    "Hint: Metabase refuses the passwords on its list of about 12,000 common passwords"
+)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_refused_password_fails_before_setup(fake_factory, run_module, check_mode):
     fake = fake_factory(setup_done=False)
+    outcome = run_module(module, dict(SETUP, password="password1"), check_mode=check_mode)
+    assert outcome.failed
+    assert outcome.msg.startswith(PASSWORD_REFUSED)
+    assert "MB_PASSWORD_COMPLEXITY" in outcome.msg
+    assert "password1" not in outcome.msg
+    assert outcome.result["changed"] is False
+    assert outcome.result["setup_performed"] is False
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/api/session/properties"),
+        ("POST", "/api/session/password-check"),
+    ]
+    assert not fake.has_user_setup
+
+
+def test_without_the_password_check_setup_itself_refuses(fake_factory, run_module):
+    """A Metabase without /api/session/password-check (404): setup's own 400, nested like its body."""
+    fake = fake_factory(setup_done=False)
+    fake.fail_next(404, "API endpoint does not exist.", path="/api/session/password-check")
     outcome = run_module(module, dict(SETUP, password="password1"))
     assert outcome.failed
-    assert outcome.msg.startswith("POST /api/setup/ failed: HTTP 400: password: password is too common. Hint: ")
-    assert "MB_PASSWORD_COMPLEXITY" in outcome.msg
-    assert outcome.result["changed"] is False  # Metabase refused it: nothing changed
+    assert outcome.msg.startswith("POST /api/setup/ failed: HTTP 400: user.password: password is too common. Hint: ")
     assert outcome.result["setup_performed"] is False
     assert not fake.has_user_setup
 
@@ -168,6 +205,7 @@ def test_not_ready_then_ready(fake_factory, run_module, clock):
         ("GET", "/api/health"),  # 503
         ("GET", "/api/health"),  # ok
         ("GET", "/api/session/properties"),
+        ("POST", "/api/session/password-check"),
         ("POST", "/api/setup/"),
         ("DELETE", "/api/session/"),
     ]
@@ -218,6 +256,36 @@ def test_a_failed_logout_is_a_warning_not_a_failure(fake, run_module, clock):
     assert warning.startswith("Could not end the Metabase session this module opened (DELETE /api/session/ failed")
     for secret in fake.secrets():
         assert secret not in warning
+
+
+@pytest.mark.parametrize("fault", ["refused", "initializing", "proxy"])
+def test_check_mode_without_a_running_metabase_says_at_once_what_would_happen(fake_factory, run_module, clock, fault):
+    """site.yml --check on a new host: no Metabase yet. The dry run must not wait wait_timeout."""
+    fake = fake_factory(setup_done=False)
+    if fault == "refused":
+        fake.refuse_next(10_000)
+    elif fault == "initializing":
+        fake.initializing = 10_000
+    else:
+        fake.fail_next(502, "<html><title>502 Bad Gateway</title></html>", count=10_000)
+    outcome = run_module(module, dict(SETUP, wait_timeout=600), check_mode=True)
+    assert not outcome.failed, outcome.msg
+    assert outcome.changed is True
+    assert outcome.result["setup_performed"] is True
+    (warning,) = outcome.warnings
+    assert warning.startswith("Check mode: Metabase is not running at http://metabase.test:3000")
+    assert "setup would be done for admin@example.com" in warning
+    assert clock.sleeps == []  # no readiness wait, no retry
+    assert fake.count() == 1
+
+
+def test_outside_check_mode_a_missing_metabase_still_fails_after_waiting(fake_factory, run_module, clock):
+    fake = fake_factory(setup_done=False)
+    fake.refuse_next(10_000)
+    outcome = run_module(module, dict(SETUP, wait_timeout=30))
+    assert outcome.failed
+    assert "was not ready within 30 seconds" in outcome.msg
+    assert sum(clock.sleeps) >= 30
 
 
 def test_setup_helpers():

@@ -1,0 +1,95 @@
+"""The metabase role's own decisions, run with ansible-playbook: what it does when no port is
+published, and what it says when the image cannot be pulled."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from ansible_runs import REPO, run_playbook
+
+SECRETS = {
+    "metabase_encryption_secret_key": "test-only-encryption-key-0123456789",
+    "metabase_appdb_password": "test-only-appdb-pw-1",
+}
+
+
+def test_no_published_port_means_no_health_url_on_port_none(tmp_path):
+    """metabase_published_port: null ("publish nothing") used to make the health URL
+    http://127.0.0.1:None/api/health: ten minutes of retries, then a wrong message."""
+    playbook = f"""
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{REPO}/roles/metabase/defaults/main.yml]
+  tasks:
+    - ansible.builtin.debug:
+        msg: "HEALTH={{{{ {{'url': metabase_health_url}} | to_json }}}}"
+"""
+    run = run_playbook(tmp_path, "play.yml", playbook, {"metabase_published_port": None}, timeout=120)
+    assert run.rc == 0, run.output[-3000:]
+    assert 'HEALTH={"url": ""}' in run.output, run.output[-3000:]
+    run = run_playbook(tmp_path, "play.yml", playbook, {"metabase_published_port": 3999}, timeout=120)
+    assert 'HEALTH={"url": "http://127.0.0.1:3999/api/health"}' in run.output, run.output[-3000:]
+
+
+def test_an_image_that_cannot_be_pulled_is_named_with_what_to_do(tmp_path, docker_client):
+    """make deploy on a machine that cannot pull used to report 'did not become healthy within 120s'."""
+    image = f"registry.invalid/cronicorn-test/none-{uuid.uuid4().hex[:8]}:v1"
+    network = f"cronicorn-test-{uuid.uuid4().hex[:8]}"
+    playbook = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: cronicorn.monitoring.metabase
+"""
+    extra = {
+        **SECRETS,
+        "metabase_image": image,
+        "metabase_network": network,
+        "metabase_container_name": network,
+        "metabase_appdb_manage": False,
+        "metabase_published_port": None,
+        "metabase_wait_timeout": 120,
+    }
+    try:
+        run = run_playbook(tmp_path, "play.yml", playbook, extra, timeout=300)
+    finally:
+        for found in docker_client.networks.list(names=[network]):
+            found.remove()
+    assert run.rc != 0
+    assert f"Could not pull the Metabase image {image}" in run.output, run.output[-3000:]
+    assert "IMAGES=offline" in run.output and "registry-mirrors" in run.output
+    assert "did not become healthy" not in run.output
+    assert not docker_client.containers.list(all=True, filters={"name": network})
+    assert json.dumps(SECRETS["metabase_appdb_password"]) not in run.output
+
+
+def test_check_mode_on_a_new_host_says_quickly_what_it_would_do(tmp_path, docker_client):
+    """site.yml --check on a new host: no PostgreSQL, no Metabase. The role must not fail on the
+    application database nor wait for a container that check mode never starts."""
+    name = f"cronicorn-test-{uuid.uuid4().hex[:8]}"
+    playbook = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: cronicorn.monitoring.metabase
+"""
+    extra = {
+        **SECRETS,
+        "metabase_image": f"registry.invalid/cronicorn-test/none-{uuid.uuid4().hex[:8]}:v1",
+        "metabase_network": name,
+        "metabase_container_name": name,
+        "metabase_appdb_manage": True,
+        "metabase_appdb_login_password": "test-only-login-pw-1",
+        "metabase_appdb_login_port": 9,  # nothing listens there
+        "metabase_published_port": 3999,
+    }
+    started = time.monotonic()
+    run = run_playbook(tmp_path, "play.yml", playbook, extra, "--check", timeout=300)
+    elapsed = time.monotonic() - started
+    assert run.rc == 0, run.output[-4000:]
+    assert "Check mode: PostgreSQL at 127.0.0.1:9 does not answer yet" in run.output
+    assert elapsed < 120, f"the dry run took {elapsed:.0f} s"
+    assert not docker_client.networks.list(names=[name])
+    assert not docker_client.containers.list(all=True, filters={"name": name})
