@@ -299,9 +299,28 @@ if yaml:
     _FileDumper.add_representer(str, _represent_text)
 
 
+def _plain(value):
+    """``value`` with Python's own types only: Ansible hands filters its tagged subclasses of dict, list and
+    str, which the safe YAML dumper refuses to represent."""
+    if isinstance(value, dict):
+        return dict((str(key), _plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    for kind in (bool, int, float):  # bool first: True is an int too
+        if isinstance(value, kind):
+            return kind(value)
+    if isinstance(value, string_types):
+        return str(value)
+    if value is None:
+        return None
+    return _fail("cannot write {0!r} into a dashboard file".format(value))
+
+
 def metabase_content_yaml(data):
     """``data`` as the text of a dashboard file (``---`` first, keys in their order, SQL as literal blocks)."""
-    return yaml.dump(data, Dumper=_FileDumper, sort_keys=False, allow_unicode=True, width=120, explicit_start=True)
+    return yaml.dump(
+        _plain(data), Dumper=_FileDumper, sort_keys=False, allow_unicode=True, width=120, explicit_start=True
+    )
 
 
 def metabase_content_tables(dashboards):

@@ -233,6 +233,22 @@ def test_a_file_is_written_as_the_shipped_ones_are(tmp_path):
     assert dashboards(tmp_path)[0]["cards"][0]["native"]["query"] == sql
 
 
+class Tagged(str):
+    """Like the str subclasses Ansible hands a filter."""
+
+
+class TaggedDict(dict):
+    pass
+
+
+def test_ansibles_own_types_are_written_as_plain_yaml():
+    data = TaggedDict(name=Tagged("A"), cards=[TaggedDict(name=Tagged("Q"), row=0, native={"query": Tagged("S\nF")})])
+    text = metabase_content_yaml(data)
+    assert yaml.safe_load(text) == {"name": "A", "cards": [{"name": "Q", "row": 0, "native": {"query": "S\nF"}}]}
+    with pytest.raises(AnsibleFilterError, match="cannot write"):
+        metabase_content_yaml({"name": object()})
+
+
 @pytest.mark.parametrize("text", ["trailing space \nnext", "tab\there\n", "no newline", "ünïcode\n"])
 def test_any_text_survives_the_file(text):
     assert yaml.safe_load(metabase_content_yaml({"name": text}))["name"] == text
