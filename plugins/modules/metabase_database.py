@@ -144,6 +144,28 @@ options:
       - Metabase also starts a sync by itself after a create.
     type: bool
     default: false
+  healthcheck:
+    description:
+      - After the run, ask Metabase whether it can connect with what it stores
+        (C(GET /api/database/{id}/healthcheck), read-only, also in check mode) and return its answer
+        as RV(healthcheck). The module does not fail when the answer is not V(ok); the caller decides.
+      - Ignored with O(state=absent) and when the connection does not exist.
+    type: bool
+    default: false
+  healthcheck_timeout:
+    description:
+      - With O(healthcheck), seconds to keep asking (every 2 seconds) while the answer is not V(ok),
+        for example after a new password was sent. V(0) asks once. Not in check mode.
+    type: int
+    default: 0
+  force_sync:
+    description:
+      - Trigger a schema sync on this run even when the connection did not change, because the
+        tables or views of the database did (for example right after the analytics views were
+        loaded or changed). Reports C(changed). In check mode nothing is triggered.
+      - Ignored with O(state=absent).
+    type: bool
+    default: false
 notes:
   - Metabase returns secrets in C(details) only as C(**MetabasePass**), so they cannot be compared;
     O(update_password) decides when they are sent.
@@ -281,9 +303,17 @@ database:
       ssl: false
     auto_run_queries: true
     initial_sync_status: incomplete
+healthcheck:
+  description:
+    - Metabase's answer to C(GET /api/database/{id}/healthcheck), with O(healthcheck=true).
+  returned: when O(healthcheck=true) and the connection exists
+  type: dict
+  sample:
+    status: ok
 sync_triggered:
   description:
-    - Whether a schema sync was triggered (only after a change with O(sync=true); never in check mode).
+    - Whether a schema sync was triggered (after a change with O(sync=true), or with O(force_sync=true);
+      never in check mode).
   returned: always
   type: bool
   sample: true
@@ -597,6 +627,9 @@ def main():
         update_password=dict(type="str", choices=["always", "on_create"], default="on_create", no_log=False),
         auto_run_queries=dict(type="bool"),
         sync=dict(type="bool", default=False),
+        force_sync=dict(type="bool", default=False),
+        healthcheck=dict(type="bool", default=False),
+        healthcheck_timeout=dict(type="int", default=0),
     )
     module = new_module(argument_spec)
     params = module.params
@@ -611,6 +644,7 @@ def main():
     module.secret_keys = secret_keys
 
     client = MetabaseClient.from_module(module)
+    add_healthcheck_on_exit(module, client)
     for key, value in details.items():
         if is_sensitive(key, secret_keys=secret_keys) and isinstance(value, str):
             client.add_secret(value)
@@ -640,6 +674,40 @@ def main():
         would = "the connection %r would be %s" % (name, "registered" if present else "looked for and removed")
         dry_run_exit(module, exc, would, result, changed=present)
         module.fail_json(msg=exc.msg, status=exc.status, **result)
+
+
+HEALTHCHECK_POLL = 2.0
+
+
+def add_healthcheck_on_exit(module, client):
+    """With ``healthcheck`` (and state present), make a successful exit first add Metabase's
+    healthcheck of the connection (``result["id"]``)."""
+    if not module.params["healthcheck"] or module.params["state"] != "present":
+        return
+    original_exit = module.exit_json
+
+    def exit_json(**result):
+        if result.get("id") is not None:
+            try:
+                result["healthcheck"] = healthcheck(client, result["id"], module.params, module.check_mode)
+            except MetabaseError as exc:
+                module.fail_json(msg=exc.msg, status=exc.status, **result)
+        original_exit(**result)
+
+    module.exit_json = exit_json
+
+
+def healthcheck(client, database_id, params, check_mode):
+    """``GET /api/database/{id}/healthcheck``, repeated while not ok within ``healthcheck_timeout``."""
+    deadline = client._clock() + (0 if check_mode else max(0, params["healthcheck_timeout"] or 0))
+    while True:
+        answer = client.request("GET", "/api/database/%d/healthcheck" % database_id)
+        if not isinstance(answer, dict):
+            answer = {"status": "error", "message": "unexpected answer"}
+        answer = dict((key, client.redact(value) if isinstance(value, str) else value) for key, value in answer.items())
+        if answer.get("status") == "ok" or client._clock() >= deadline:
+            return answer
+        client._sleep(HEALTHCHECK_POLL)
 
 
 def run_absent(module, client, current, others, result):
@@ -707,6 +775,11 @@ def run_update(module, client, current, wanted, result):
     if module._diff:
         result["diff"] = dict(before=before, after=after)
     if not payload:
+        if module.params["force_sync"]:  # the connection is as wanted, but what it shows changed
+            result["changed"] = True
+            if module.check_mode:
+                module.exit_json(**result)
+            finish(module, client, result, force=True)
         module.exit_json(**result)
     if module.check_mode:
         result.update(changed=True, database=public_database(predicted(current, payload), secret_keys))
@@ -720,9 +793,9 @@ def run_update(module, client, current, wanted, result):
     finish(module, client, result)
 
 
-def finish(module, client, result):
+def finish(module, client, result, force=False):
     """After a write: trigger the schema sync when asked, then exit."""
-    if module.params["sync"]:
+    if module.params["sync"] or module.params["force_sync"] or force:
         try:
             client.request("POST", "/api/database/%d/sync_schema" % result["id"], idempotent=True)
         except MetabaseError as exc:

@@ -38,7 +38,7 @@ def throttle(clock):
 
 
 def fail(throttle, times, address=HERE, username=USER):
-    for _ in range(times):
+    for _attempt in range(times):
         assert throttle.refusal(address, username) is None
         throttle.failed(address, username)
 
@@ -83,7 +83,7 @@ def test_fifty_failures_refuse_the_source_address_for_every_username(throttle):
 
 def test_a_username_refusal_counts_for_the_address_too(throttle):
     fail(throttle, 10)
-    for _ in range(40):
+    for _attempt in range(40):
         assert throttle.refusal(HERE, USER) is not None  # 10 + 40 = 50 attempts from HERE
     assert throttle.refusal(HERE, "someone-else@example.com").startswith("Too many attempts!")
 

@@ -111,12 +111,16 @@ def scenario(docker_client, tmp_path_factory) -> Iterator[Scenario]:
         resources.cleanup()
 
 
+#: Requests that change no content: login and logout, and the password check before setup.
+NOT_WRITES = ("/api/session/", "/api/session", "/api/session/password-check")
+
+
 def writes(entries: list[dict]) -> list[tuple[str, str]]:
-    """Accepted requests that change Metabase's state (logging in aside)."""
+    """Accepted requests that change Metabase's state (logging in and out, the password check aside)."""
     return [
         (e["method"], e["path"])
         for e in entries
-        if e["method"] in ("POST", "PUT", "DELETE") and e["path"] not in ("/api/session/", "/api/session")
+        if e["method"] in ("POST", "PUT", "DELETE") and e["path"] not in NOT_WRITES
     ]
 
 
@@ -128,6 +132,10 @@ def test_setup_registration_and_an_idempotent_second_run(scenario):
     assert first.changed == 2
     entries = scenario.journal()
     assert writes(entries)[:2] == [("POST", "/api/setup/"), ("POST", "/api/database/")]
+    # Every session the modules opened was ended (the setup's and each login's).
+    paths = [(e["method"], e["path"]) for e in entries]
+    assert paths.count(("DELETE", "/api/session/")) == paths.count(("POST", "/api/session/")) + 1
+    assert ("POST", "/api/session/password-check") in paths
 
     session_id = ok(scenario.double.api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))[
         "id"

@@ -93,3 +93,93 @@ def test_check_mode_on_a_new_host_says_quickly_what_it_would_do(tmp_path, docker
     assert elapsed < 120, f"the dry run took {elapsed:.0f} s"
     assert not docker_client.networks.list(names=[name])
     assert not docker_client.containers.list(all=True, filters={"name": name})
+
+
+def test_a_postgres_image_that_cannot_be_pulled_is_named_with_what_to_do(tmp_path, docker_client):
+    """The postgres role pulls too: the same message, before any network or volume is created."""
+    image = f"registry.invalid/cronicorn-test/pg-{uuid.uuid4().hex[:8]}:16"
+    name = f"cronicorn-test-{uuid.uuid4().hex[:8]}"
+    playbook = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: cronicorn.monitoring.postgres
+"""
+    extra = {
+        "postgres_image": image,
+        "postgres_network": name,
+        "postgres_volume": name,
+        "postgres_container_name": name,
+        "postgres_password": "test-only-pg-pw-1",
+        "postgres_published_port": None,
+    }
+    run = run_playbook(tmp_path, "play.yml", playbook, extra, timeout=300)
+    assert run.rc != 0
+    assert f"Could not pull the PostgreSQL image {image}" in run.output, run.output[-3000:]
+    assert "IMAGES=offline" in run.output
+    assert not docker_client.networks.list(names=[name])
+    assert not docker_client.volumes.list(filters={"name": name})
+
+
+def test_changed_views_reach_the_metabase_hosts_as_a_sync_request(tmp_path):
+    """The analytics_views handler sets analytics_views_changed on every monitoring_metabase host, which the
+    registration (a later play) turns into force_sync; unchanged views set nothing."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "vars": {
+                        "ansible_connection": "local",
+                        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                    },
+                    "children": {
+                        "monitoring_database": {"hosts": {"db": {}}},
+                        "monitoring_metabase": {"hosts": {"mb1": {}, "mb2": {}}},
+                    },
+                }
+            }
+        )
+    )
+    handlers = REPO / "roles/analytics_views/handlers/main.yml"
+    tasks = yaml_registration_force_sync()
+    playbook = f"""
+- hosts: monitoring_database
+  gather_facts: false
+  handlers:
+    - ansible.builtin.import_tasks: {handlers}
+  tasks:
+    - name: Views as the role loads them
+      ansible.builtin.command: "true"
+      changed_when: views_changed | bool
+      notify: Tell the Metabase hosts that the analytics views changed
+
+- hosts: monitoring_metabase
+  gather_facts: false
+  vars:
+    monitoring_metabase_sync: true
+  tasks:
+    - ansible.builtin.debug:
+        msg: "FORCE_SYNC {{{{ inventory_hostname }}}}={{{{ {tasks} }}}}"
+"""
+    for changed in (True, False):
+        run = run_playbook(
+            tmp_path, "play.yml", playbook, {"views_changed": changed}, "-i", str(inventory), timeout=120
+        )
+        assert run.rc == 0, run.output[-3000:]
+        for host in ("mb1", "mb2"):
+            assert f"FORCE_SYNC {host}={changed}" in run.output, run.output[-3000:]
+
+
+def yaml_registration_force_sync() -> str:
+    """The force_sync expression of roles/metabase_registration/tasks/main.yml, as the role has it."""
+    import yaml
+
+    tasks = yaml.safe_load((REPO / "roles/metabase_registration/tasks/main.yml").read_text())
+    for task in tasks[0]["block"]:
+        module_args = task.get("cronicorn.monitoring.metabase_database")
+        if module_args:
+            expression = module_args["force_sync"]
+            assert expression.startswith("{{ ") and expression.endswith(" }}")
+            return expression[3:-3]
+    raise AssertionError("no metabase_database task in the registration role")

@@ -82,6 +82,7 @@ class FakeMetabase(ContentRoutes, AccessRoutes):
         self.list_shape = list_shape
         self.pg_servers = {("postgres", 5432): PgServer()}
         self.syncs = []
+        self.healthchecks = 0
         self.initializing = 0  # health polls left that answer 503 "initializing"
         self._faults = []  # [remaining, method, path, kind, payload]
         self.dashcard_writes = []  # per PUT /api/dashboard/{id} with dashcards: kept, created, deleted
@@ -235,7 +236,7 @@ class FakeMetabase(ContentRoutes, AccessRoutes):
             answer = self._content_route(req, path)
         if answer is not None:
             return answer
-        match = re.fullmatch(r"/api/database/(?:(\d+)/)?(?:(sync_schema)/)?", path)
+        match = re.fullmatch(r"/api/database/(?:(\d+)/)?(?:(sync_schema|healthcheck)/)?", path)
         if not match:
             return _text(404, "API endpoint does not exist.")
         if not user["is_superuser"]:
@@ -249,6 +250,12 @@ class FakeMetabase(ContentRoutes, AccessRoutes):
         if action == "sync_schema" and req.method == "POST":
             self.syncs.append(database["id"])
             return _json(200, {"status": "ok"})
+        if action == "healthcheck" and req.method == "GET":
+            self.healthchecks += 1
+            refusal = self._connect(database["engine"], database["details"])
+            if refusal is None:
+                return _json(200, {"status": "ok"})
+            return _json(200, {"status": "error", "message": json.loads(refusal[1])["message"]})
         handler = {"GET": self._get, "PUT": self._update, "DELETE": self._delete}.get(req.method)
         return handler(req, database) if handler and not action else self._not_found(req)
 

@@ -102,7 +102,7 @@ def test_a_wrong_password_is_never_sent_again_and_warns_of_the_lockout(fake, clo
 
 
 def test_a_locked_out_login_names_the_lockout(fake, clock):
-    for _ in range(10):
+    for _attempt in range(10):
         with pytest.raises(mb.MetabaseError):
             mb.MetabaseClient(URL, username=ADMIN_EMAIL, password="Wrong-pw-1").list_databases()
     client = session_client()  # the right password, refused all the same

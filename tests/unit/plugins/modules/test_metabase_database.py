@@ -91,6 +91,52 @@ def test_create_with_sync_triggers_a_schema_sync(fake, run_module):
     assert (logout.method, logout.path) == ("DELETE", "/api/session/")
 
 
+def test_force_sync_triggers_a_sync_when_the_connection_did_not_change(fake, run_module):
+    """The views changed, the connection did not: Metabase must sync now, not at its next hourly sync."""
+    register(fake, run_module)
+    stored_id = cronicorn(fake)["id"]
+    plain = run_module(module, args(sync=True))
+    assert plain.changed is False and fake.syncs == []
+    checked = run_module(module, args(sync=True, force_sync=True), check_mode=True)
+    assert checked.changed is True and checked.result["sync_triggered"] is False
+    assert fake.syncs == []
+    forced = run_module(module, args(sync=True, force_sync=True))
+    assert not forced.failed, forced.msg
+    assert forced.changed is True
+    assert forced.result["sync_triggered"] is True
+    assert fake.syncs == [stored_id]
+    assert [(r.method, r.path) for r in fake.writes()] == [("POST", f"/api/database/{stored_id}/sync_schema")]
+
+
+def test_healthcheck_returns_metabase_s_answer(fake, run_module, clock):
+    register(fake, run_module)
+    outcome = run_module(module, args(healthcheck=True))
+    assert not outcome.failed, outcome.msg
+    assert outcome.changed is False
+    assert outcome.result["healthcheck"] == {"status": "ok"}
+    # PostgreSQL's password changed: Metabase's stored one no longer works.
+    fake.pg_servers[("postgres", 5432)].users["metabase_readonly"] = RO_PASSWORD_2
+    broken = run_module(module, args(healthcheck=True, healthcheck_timeout=10))
+    assert not broken.failed, broken.msg
+    assert broken.result["healthcheck"] == {"status": "error", "message": "Looks like your Password is incorrect."}
+    assert clock.sleeps and sum(clock.sleeps) >= 10  # asked again while not ok, within the timeout
+    checks = fake.healthchecks
+    rotated = run_module(module, args(db_password=RO_PASSWORD_2, update_password="always", healthcheck=True))
+    assert rotated.changed is True
+    assert rotated.result["healthcheck"] == {"status": "ok"}
+    assert fake.healthchecks == checks + 1
+
+
+def test_healthcheck_in_check_mode_asks_once_and_never_for_a_missing_connection(fake, run_module, clock):
+    missing = run_module(module, args(healthcheck=True, healthcheck_timeout=30), check_mode=True)
+    assert "healthcheck" not in missing.result and fake.healthchecks == 0
+    register(fake, run_module)
+    fake.pg_servers[("postgres", 5432)].users["metabase_readonly"] = RO_PASSWORD_2
+    checked = run_module(module, args(healthcheck=True, healthcheck_timeout=30), check_mode=True)
+    assert checked.result["healthcheck"]["status"] == "error"
+    assert fake.healthchecks == 1 and clock.sleeps == []
+
+
 def test_create_with_auto_run_queries(fake, run_module):
     outcome = run_module(module, args(auto_run_queries=False))
     assert outcome.changed is True
@@ -488,7 +534,7 @@ def test_wrong_admin_password(fake, run_module):
 
 
 def test_a_locked_out_admin_is_named_as_the_likely_cause(fake, run_module, clock):
-    for _ in range(10):
+    for _attempt in range(10):
         assert run_module(module, args(password="Wrong-admin-pw-1")).failed
     outcome = run_module(module, args())
     assert outcome.failed

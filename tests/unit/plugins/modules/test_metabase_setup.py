@@ -116,7 +116,7 @@ def test_setup_done_with_wrong_credentials(fake, run_module):
 
 
 def test_repeated_wrong_passwords_lead_to_a_lockout_message(fake, run_module, clock):
-    outcomes = [run_module(module, dict(SETUP, password="Not-the-pw-1")) for _ in range(10)]
+    outcomes = [run_module(module, dict(SETUP, password="Not-the-pw-1")) for _attempt in range(10)]
     assert all("do not retry in a loop" in outcome.msg for outcome in outcomes)
     locked = run_module(module, SETUP)  # the right password, now refused
     assert locked.failed
