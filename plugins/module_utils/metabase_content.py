@@ -372,10 +372,25 @@ class DashboardResource(Resource):
 
     # -- reading --
 
+    #: What a dashcard's hydrated ``card`` must carry to be compared without reading the card.
+    HYDRATED_KEYS = ("name", "collection_id", "archived", "dataset_query", "display")
+
     def read_dashboard(self, dashboard_id):
+        """The dashboard; a dashcard whose ``card`` comes back short (Metabase reduces cards the
+        user cannot read to ``{"id": n}``) gets the card read on its own."""
         dashboard = self.read(dashboard_id)
         if not isinstance(dashboard, dict) or dashboard.get("id") != dashboard_id:
             raise ResourceError("GET /api/dashboard/%d answered something other than the dashboard." % dashboard_id)
+        read = {}
+        for dashcard in dashboard.get("dashcards") or []:
+            card_id = dashcard.get("card_id") if isinstance(dashcard, dict) else None
+            card = dashcard.get("card") if isinstance(dashcard, dict) else None
+            if card_id is None or (isinstance(card, dict) and all(k in card for k in self.HYDRATED_KEYS)):
+                continue
+            if card_id not in read:
+                answer = self.client.request("GET", "/api/card/%d" % card_id, hints=self.hints)
+                read[card_id] = answer if isinstance(answer, dict) else {"id": card_id}
+            dashcard["card"] = read[card_id]
         return dashboard
 
     def _mapping_target(self, target, card):

@@ -617,9 +617,9 @@ def _read_filter(clause, mbql5, metadata, table):
     op = FILTER_ALIASES.get(op, op)
     if op not in FILTER_OPERATORS or not args:
         raise Unsupported("filter %r is not supported" % op)
-    extra = set(options) - {"lib/uuid", "include-current", "case-sensitive", "base-type", "effective-type"}
-    if extra or options.get("include-current") or options.get("case-sensitive") is False:
-        raise Unsupported("filter options %s are not supported" % ", ".join(sorted(set(options) - {"lib/uuid"})))
+    # Options the server may add (lib/uuid, types) change nothing; these two change the meaning.
+    if options.get("include-current") or options.get("case-sensitive") is False:
+        raise Unsupported("filter options include-current and case-sensitive are not supported")
     name, unit = _read_field(args[0], mbql5, metadata, table)
     if unit:
         raise Unsupported("filters on a temporal unit are not supported")

@@ -123,6 +123,8 @@ notes:
   - Queries are written as legacy MBQL (version 4), which Metabase converts; parameter mappings of
     dashboards use legacy field references, as Metabase requires.
   - The metadata of a database is read once per run (C(GET /api/database/{id}/metadata)).
+  - In a playbook, SQL with variables must not be templated by Ansible; mark it C(!unsafe), as the
+    examples do, or load the definition from a file as data.
   - To place many questions on dashboards, define them inline in
     M(cronicorn.monitoring.metabase_dashboard) instead, which needs one module run per dashboard.
 seealso:
@@ -167,7 +169,7 @@ EXAMPLES = r"""
         collection: Cronicorn Admin/Operations
         database: Cronicorn
         native:
-          query: SELECT count(*) FROM public.admin_user_stats WHERE tier = {{tier}}
+          query: !unsafe "SELECT count(*) FROM public.admin_user_stats WHERE tier = {{tier}}"
           template_tags:
             tier: {type: text, display_name: Tier, default: free}
         display: scalar

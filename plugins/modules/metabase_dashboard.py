@@ -184,6 +184,9 @@ notes:
   - The no-op path reads the collections, the items of the collection, the dashboard (with its
     cards), the databases and the metadata of the databases of simple questions, once each.
   - M(cronicorn.monitoring.metabase_info) exports an existing dashboard in exactly this format.
+  - SQL variables (C({{name}})) of inline native cards must not be templated by Ansible; mark the SQL
+    C(!unsafe) in a playbook, or load the dashboard file as data (for example with
+    C(lookup('ansible.builtin.file', ...) | from_yaml)).
 seealso:
   - module: cronicorn.monitoring.metabase_card
   - module: cronicorn.monitoring.metabase_collection

@@ -441,11 +441,16 @@ class ContentRoutes:
 
     # -- dashboards (§3) --
 
+    #: Card ids whose dashcards come back with ``card: {"id": n}`` (unreadable to the user, §3).
+    reduced_cards = frozenset()
+
     def _dashboard_json(self, dashboard):
         result = copy.deepcopy(dashboard)
         for dashcard in result["dashcards"]:
             card = self.cards.get(dashcard["card_id"]) if dashcard["card_id"] is not None else None
             dashcard["card"] = self._card_json(card) if card else None
+            if card and card["id"] in self.reduced_cards:
+                dashcard["card"] = {"id": card["id"]}
         if dashboard["archived"]:
             result["collection_id"] = TRASH_ID
         return result

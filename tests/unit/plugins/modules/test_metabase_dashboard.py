@@ -151,6 +151,17 @@ def test_second_run_writes_nothing_with_constant_requests(fake, db, run_module, 
     ]
 
 
+def test_cards_reduced_to_their_id_are_read_on_their_own(fake, db, run_module):
+    """Metabase reduces a dashcard's card to {"id": n} when it cannot be read in full: no flapping."""
+    run(run_module)
+    fake.reduced_cards = frozenset(d["card_id"] for d in dashboard(fake)["dashcards"])
+    fake.requests.clear()
+    outcome = run(run_module)
+    assert outcome.changed is False
+    assert writes(fake) == []
+    assert fake.count("GET") == 5 + 3  # the no-op reads plus one GET /api/card/{id} per card
+
+
 def test_noop_requests_do_not_grow_with_the_cards(fake, db, run_module):
     """The no-op run reads each list once: 30 cards cost what 3 do (the cards come with the dashboard)."""
     cards = []
