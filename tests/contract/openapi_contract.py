@@ -87,23 +87,42 @@ def _optional_defaults(node):
             _optional_defaults(value)
 
 
-def _one_of_as_any_of(node):
-    """Read every ``oneOf`` as ``anyOf``.
+def _unrendered_one_of(node, components=None):
+    """Read as ``anyOf`` every ``oneOf`` that has an empty ``{}`` branch (inline or behind a ``$ref``).
 
-    Metabase generates ``oneOf`` from malli ``:or`` and ``:multi`` schemas, which pick the first
-    (or the dispatched) branch that fits; they never require that exactly one fits. Read strictly,
-    some of them reject every value: a dashcard's ``parameter_mappings[].target`` is ``oneOf`` a
-    ``dimension`` schema that is ``{}`` and three others, so ``["variable", ["template-tag", "x"]]``,
-    which Metabase takes, is "valid under each of" two branches.
-    """
+    The generator writes ``{}`` for Malli schemas it cannot render (e.g.
+    ``metabase.lib.schema.parameter.dimension``); such a branch matches every value, so under
+    ``oneOf`` any value another branch also matches counted as ambiguous and was refused, although
+    Metabase's ``:multi`` schema dispatches it to one branch (a dashcard mapping to a native
+    variable, ``["variable", ["template-tag", "x"]]``). What the branches accept is unchanged."""
+    if components is None:
+        components = node.get("components", {}).get("schemas", {}) if isinstance(node, dict) else {}
+    prefix = "#/components/schemas/"
+
+    def unconstrained(schema) -> bool:
+        # {} or only a description: what the generator writes for a schema it cannot render
+        # (``{"description": "value must be a valid field semantic or relation type ..."}``).
+        return isinstance(schema, dict) and set(schema) <= {"description", "title"}
+
+    def empty(branch) -> bool:
+        ref = branch.get("$ref", "") if isinstance(branch, dict) else ""
+        return unconstrained(branch) or (ref.startswith(prefix) and unconstrained(components.get(ref[len(prefix) :])))
+
+    def by_edition(branches) -> bool:
+        # A :multi dispatched on the edition (``cache-strategy.ee`` / ``.oss``): Metabase checks one
+        # branch, the one of the running edition, so a value both accept is not ambiguous.
+        refs = sorted(b.get("$ref", "") for b in branches if isinstance(b, dict))
+        return len(refs) == len(branches) == 2 and refs[0].endswith(".ee") and refs[1] == refs[0][:-3] + ".oss"
+
     if isinstance(node, dict):
-        if "oneOf" in node and "anyOf" not in node:
+        branches = node.get("oneOf")
+        if isinstance(branches, list) and (any(empty(branch) for branch in branches) or by_edition(branches)):
             node["anyOf"] = node.pop("oneOf")
         for value in node.values():
-            _one_of_as_any_of(value)
+            _unrendered_one_of(value, components)
     elif isinstance(node, list):
         for value in node:
-            _one_of_as_any_of(value)
+            _unrendered_one_of(value, components)
 
 
 def _template_regex(template: str):
@@ -146,7 +165,7 @@ class OpenApiContract:
         self.source = source
         self.spec = copy.deepcopy(spec)
         _optional_defaults(self.spec)
-        _one_of_as_any_of(self.spec)
+        _unrendered_one_of(self.spec)
         for item in self.spec.get("paths", {}).values():
             for operation in item.values():
                 if isinstance(operation, dict):

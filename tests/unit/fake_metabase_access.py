@@ -62,6 +62,8 @@ class AccessRoutes:
         self.env_settings = {}  # key -> value from MB_*
         self.cache_policies = {}  # (model, id) -> strategy
         self.paid_edition = False
+        self.api_key_rows = {}  # id -> {id, name, group_id, key}
+        self._api_key_ids = itertools.count(1)
 
     # -- helpers for tests ------------------------------------------------------------------------
 
@@ -105,7 +107,7 @@ class AccessRoutes:
         method = req.method
         if method == "PUT" and len(parts) == 2 and parts[0] in ("table", "field") and parts[1].isdigit():
             return self._metadata_put(parts[0], int(parts[1]), req.body if isinstance(req.body, dict) else {})
-        admin_only = parts[:1] in (["user"], ["permissions"], ["setting"], ["cache"]) or parts == [
+        admin_only = parts[:1] in (["user"], ["permissions"], ["setting"], ["cache"], ["api-key"]) or parts == [
             "collection",
             "graph",
         ]
@@ -162,6 +164,8 @@ class AccessRoutes:
                 return _json(500, {"message": f"Unknown setting: {parts[1]}"})
             self.settings[parts[1]] = body.get("value")
             return 204, b""
+        if parts[:1] == ["api-key"]:
+            return self._api_key_route(parts[1:], method, body)
         if parts == ["cache"]:
             return self._cache_get(req) if method == "GET" else self._cache_put(body)
         return _text(404, "API endpoint does not exist.")
@@ -387,3 +391,47 @@ class AccessRoutes:
                                 item[key] = value
                         return _json(200, item)
         return _text(404, "Not found.")
+
+    # -- API keys -------------------------------------------------------------------------------
+
+    def _api_key_json(self, row, unmasked=False):
+        shown = {
+            "id": row["id"],
+            "name": row["name"],
+            "group": {"id": row["group_id"], "name": self.groups[row["group_id"]]},
+            "masked_key": row["key"][:7] + "*" * 40,
+            "prefix": row["key"][:7],
+        }
+        if unmasked:
+            shown["unmasked_key"] = row["key"]
+        return shown
+
+    def _new_key(self, row):
+        row["key"] = "mb_" + next(self._key_material)
+        # A key of Administrators acts as an administrator (the fake has no separate key users).
+        admin = next(email for email, user in self.users.items() if user["is_superuser"])
+        self.api_keys[row["key"]] = admin if row["group_id"] == 2 else f"api-key-user-{row['id']}@api-key.invalid"
+
+    def _api_key_route(self, rest, method, body):
+        if not hasattr(self, "_key_material"):
+            self._key_material = (f"Key{n:04d}Material{'x' * 32}=" for n in itertools.count(1))
+        if not rest:
+            if method == "GET":
+                return _json(200, [self._api_key_json(r) for r in self.api_key_rows.values()])
+            row = {"id": next(self._api_key_ids), "name": body["name"], "group_id": body["group_id"]}
+            self._new_key(row)
+            self.api_key_rows[row["id"]] = row
+            return _json(200, self._api_key_json(row, unmasked=True))
+        row = self.api_key_rows.get(int(rest[0]))
+        if row is None:
+            return _text(404, "Not found.")
+        if rest[1:] == ["regenerate"]:
+            self.api_keys.pop(row["key"], None)
+            self._new_key(row)
+            return _json(200, self._api_key_json(row, unmasked=True))
+        if method == "DELETE":
+            self.api_keys.pop(row["key"], None)
+            del self.api_key_rows[row["id"]]
+            return 204, b""
+        row["group_id"] = body.get("group_id", row["group_id"])
+        return _json(200, self._api_key_json(row))

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import psycopg2
 import psycopg2.pool
 
+from double.access_schema import SQL as ACCESS_SQL
 from double.config import Config
 
 log = logging.getLogger("metabase.appdb")
@@ -266,6 +267,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE metabase_field ADD COLUMN fk_target_field_id integer;
         """,
     ),
+    # Numbered apart from the content migrations so that branches adding 4, 5... do not collide.
+    Migration(40, "access as code: permissions graphs, defaults, memberships, cache (access_schema.py)", ACCESS_SQL),
 )
 
 

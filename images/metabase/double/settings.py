@@ -31,6 +31,16 @@ SETTINGS: dict[str, Setting] = {
         Setting("setup-token"),
         Setting("admin-email"),
         Setting("anon-tracking-enabled", "true"),
+        # The lockdown settings of routes/setting.py (content-facts.md §7).
+        Setting("enable-public-sharing", "true"),
+        Setting("enable-embedding", "false"),
+        Setting("enable-embedding-static", "false"),
+        Setting("enable-embedding-interactive", "false"),
+        Setting("enable-embedding-sdk", "false"),
+        Setting("check-for-updates", "true"),
+        Setting("report-timezone"),
+        Setting("enable-password-login", "true"),
+        Setting("session-timeout"),
     )
 }
 

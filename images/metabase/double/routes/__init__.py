@@ -7,10 +7,47 @@ a module's fixed paths (``/api/collection/root``) are registered before its temp
 
 from __future__ import annotations
 
-from double.routes import api_key, card, collection, dashboard, database, dataset, health, session, setup, table, user
+from double.routes import (
+    access_guard,
+    api_key,
+    cache,
+    card,
+    collection,
+    dashboard,
+    database,
+    dataset,
+    health,
+    metadata_edit,
+    people,
+    permissions,
+    session,
+    setting,
+    setup,
+    table,
+    user,
+)
 from double.web import Router
 
-MODULES = (health, session, setup, user, api_key, database, table, dataset, collection, card, dashboard)
+# access_guard first: its permission checks stand in front of the content and query routes.
+MODULES = (
+    health,
+    session,
+    setup,
+    access_guard,
+    user,
+    people,
+    api_key,
+    permissions,
+    setting,
+    cache,
+    database,
+    table,
+    metadata_edit,
+    dataset,
+    collection,
+    card,
+    dashboard,
+)
 
 
 def build_router() -> Router:
