@@ -129,8 +129,9 @@ ifeq ($(MOLECULE_IMAGES),offline)
 endif
 
 .PHONY: bench
-bench: venv-dev docker images ## Benchmarks: the views at 100k/1M runs, site.yml cold and re-run (not in `make test`)
-	$(BIN)/python tests/bench/bench_views.py
+bench: venv-dev docker images ## Benchmarks: the views at 1M/10M runs (2 generators x 2 collations), site.yml cold and re-run (not in `make test`)
+	# Databases are generated once and kept (volume views-bench-pgdata); e.g. BENCH_VIEWS_ARGS="--generators heavy"
+	$(BIN)/python tests/bench/bench_views.py $(BENCH_VIEWS_ARGS)
 	# Replaces a running dev stack only when asked: make bench BENCH_SITE_ARGS=--replace
 	$(BIN)/python tests/bench/bench_site.py $(BENCH_SITE_ARGS)
 
