@@ -8,7 +8,7 @@ from __future__ import annotations
 import psycopg2
 import pytest
 import yaml
-from content_verify import (  # noqa: F401 - pytest collects the shared tests from this module
+from content_verify import (
     ROOT,
     ContentStack,
     test_a_card_deleted_by_hand_is_recreated,
@@ -27,6 +27,19 @@ from site_run import playbook
 DEV = yaml.safe_load((ROOT / "inventory/dev/group_vars/all/main.yml").read_text(encoding="utf-8"))
 METABASE = MetabaseAPI("http://127.0.0.1:3030")
 JOURNAL = "SELECT id, method, path FROM double_request_journal WHERE id > %s ORDER BY id"
+
+# pytest collects the shared tests from this module.
+__all__ = [
+    "test_a_card_deleted_by_hand_is_recreated",
+    "test_a_card_removed_from_a_file_leaves_the_dashboard",
+    "test_changing_one_card_writes_that_card_only",
+    "test_every_card_runs_through_metabase_and_returns_rows",
+    "test_every_shipped_dashboard_exists_with_its_cards",
+    "test_export_then_apply_round_trips",
+    "test_most_active_users_equals_sql_on_the_seeded_data",
+    "test_total_users_equals_sql_on_the_seeded_data",
+    "test_users_by_tier_equals_sql_on_the_seeded_data",
+]
 
 
 def query(dbname: str, statement: str, params=None) -> list[tuple]:

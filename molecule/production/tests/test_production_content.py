@@ -6,7 +6,7 @@ a removed card leaving its dashboard, a card deleted by hand created again, expo
 from __future__ import annotations
 
 import pytest
-from content_verify import (  # noqa: F401 - pytest collects the shared tests from this module
+from content_verify import (
     ContentStack,
     test_a_card_deleted_by_hand_is_recreated,
     test_a_card_removed_from_a_file_leaves_the_dashboard,
@@ -20,6 +20,19 @@ from content_verify import (  # noqa: F401 - pytest collects the shared tests fr
 )
 from production import ALL_VARS, METABASE, VAULT_PASSWORD_FILE, admin_session, psql
 from site_run import playbook
+
+# pytest collects the shared tests from this module.
+__all__ = [
+    "test_a_card_deleted_by_hand_is_recreated",
+    "test_a_card_removed_from_a_file_leaves_the_dashboard",
+    "test_changing_one_card_writes_that_card_only",
+    "test_every_card_runs_through_metabase_and_returns_rows",
+    "test_every_shipped_dashboard_exists_with_its_cards",
+    "test_export_then_apply_round_trips",
+    "test_most_active_users_equals_sql_on_the_seeded_data",
+    "test_total_users_equals_sql_on_the_seeded_data",
+    "test_users_by_tier_equals_sql_on_the_seeded_data",
+]
 
 
 def lines(output: str) -> list[tuple]:
