@@ -9,7 +9,39 @@ Pure functions over registered results; tests/unit/plugins/filter/test_monitorin
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import unicodedata
+
+
+def scram_verifier_matches(verifier, password):
+    """Whether ``password`` is the one a PostgreSQL SCRAM-SHA-256 verifier was made from.
+
+    ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`` (base64 parts), as pg_authid.rolpassword
+    holds it. Anything else (empty, md5, malformed) does not match. The password is normalised with NFKC,
+    which is what PostgreSQL's SASLprep does to every password made of printable characters.
+    """
+    try:
+        method, params, keys = str(verifier or "").split("$")
+        iterations, salt = params.split(":")
+        stored_key, server_key = keys.split(":")
+        if method != "SCRAM-SHA-256":
+            return False
+        salted = hashlib.pbkdf2_hmac(
+            "sha256",
+            unicodedata.normalize("NFKC", str(password)).encode("utf-8"),
+            base64.b64decode(salt),
+            int(iterations),
+        )
+    except (ValueError, TypeError):
+        return False
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    ok_stored = hmac.compare_digest(hashlib.sha256(client_key).digest(), base64.b64decode(stored_key))
+    ok_server = hmac.compare_digest(
+        hmac.new(salted, b"Server Key", hashlib.sha256).digest(), base64.b64decode(server_key)
+    )
+    return ok_stored and ok_server
 
 
 def example_secrets(values, fingerprints):
@@ -164,4 +196,5 @@ class FilterModule:
             "teardown_files": teardown_files,
             "release_changes": release_changes,
             "example_secrets": example_secrets,
+            "scram_verifier_matches": scram_verifier_matches,
         }

@@ -723,3 +723,115 @@ def test_password_rotation(deployment: Deployment) -> None:
     assert again.changed == 0, f"same password reported as changed: {again.changed_tasks()}"
     for run in (first, rotated, again):
         assert_no_secret(run, dep, new)
+
+
+# -- other application roles, and check mode ------------------------------------------------------------
+
+
+@contextmanager
+def other_login_role(dep: Deployment) -> Iterator[tuple[str, str]]:
+    """Another application role (a worker, say) that connects and uses temporary tables through PUBLIC."""
+    name, password = f"app_worker_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(18)
+    with dep.as_superuser() as conn:
+        execute(conn, sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(ident(name)), (password,))
+    try:
+        yield name, password
+    finally:
+        with dep.as_superuser() as conn:
+            execute(conn, sql.SQL("DROP OWNED BY {}").format(ident(name)))
+            execute(conn, sql.SQL("DROP ROLE IF EXISTS {}").format(ident(name)))
+
+
+def temp_table_sqlstate(dep: Deployment, user: str, password: str) -> str | None:
+    """Whether ``user`` may create a temporary table (read-write transaction, so only privileges count)."""
+    with dep.connect(user, password) as conn:
+        execute(conn, "SET default_transaction_read_only = off")
+        return sqlstate_of(conn, "CREATE TEMP TABLE t (x int)")
+
+
+def test_other_application_roles_keep_their_temporary_tables(deployment: Deployment) -> None:
+    dep = deployment
+    with other_login_role(dep) as (worker, password):
+        assert temp_table_sqlstate(dep, worker, password) is None
+        first = dep.deploy()
+        assert f"TEMPORARY on database {dep.dbname} to {worker}" in first.output, first.output[-5000:]
+        assert temp_table_sqlstate(dep, worker, password) is None  # kept, granted explicitly
+        assert temp_table_sqlstate(dep, dep.readonly, dep.readonly_password) == DENIED
+        again = dep.deploy()
+        assert again.changed == 0, again.changed_tasks()
+
+
+def test_other_roles_fail_lists_them_and_changes_nothing(deployment: Deployment) -> None:
+    dep = deployment
+    with other_login_role(dep) as (worker, password):
+        refused = dep.run(readonly_user_other_roles="fail")
+        assert refused.rc != 0
+        text = " ".join(refused.output.split())
+        assert f"{worker}: TEMPORARY on database {dep.dbname}" in text, refused.output[-5000:]
+        assert "readonly_user_other_roles decides" in text and "Nothing was changed" in text
+        with dep.as_superuser() as conn:
+            assert execute(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (dep.readonly,)) == []
+        assert temp_table_sqlstate(dep, worker, password) is None
+
+        revoked = dep.deploy(readonly_user_other_roles="revoke")  # the operator's explicit choice
+        assert revoked.changed > 0
+        assert temp_table_sqlstate(dep, worker, password) == DENIED
+
+
+def migration_in_progress(dep: Deployment, table: str = "public.runs"):
+    """A session in the middle of a migration of ``table`` (ALTER TABLE, not committed): it holds ACCESS
+    EXCLUSIVE on the table and its row of pg_class. Close it (rolled back) after."""
+    holder = psycopg2.connect(dep.server.dsn(dep.dbname), connect_timeout=10)
+    with holder.cursor() as cur:
+        cur.execute(f"ALTER TABLE {table} ADD COLUMN migration_in_progress int")
+    return closing(holder)
+
+
+def test_check_mode_takes_no_lock_on_application_tables(deployment: Deployment) -> None:
+    """A column the application added is to be granted (GRANT ... ON runs) while a migration of runs is in
+    progress: a dry run answers at once, because it only reads the catalog (check mode used to execute the
+    GRANT and roll it back, which waits for the migration); a real run has to wait (here it gives up after
+    lock_timeout)."""
+    dep = deployment
+    dep.deploy()
+    with dep.as_owner() as conn:
+        execute(conn, "ALTER TABLE public.runs ADD COLUMN region text")
+    with migration_in_progress(dep):
+        dry = dep.run(check=True, pgoptions="-c lock_timeout=5s")
+        assert dry.rc == 0, dry.output[-5000:]
+        assert dry.changed > 0 and "region" in dry.output, dry.output[-5000:]
+        real = dep.run(pgoptions="-c lock_timeout=5s")
+        assert real.rc != 0 and "lock timeout" in real.output, real.output[-5000:]
+    with dep.as_readonly() as conn:  # nothing was granted
+        assert sqlstate_of(conn, "SELECT region FROM public.runs") == DENIED
+    dep.deploy()
+    with dep.as_readonly() as conn:
+        assert sqlstate_of(conn, "SELECT region FROM public.runs") is None
+
+
+def test_check_mode_writes_nothing_and_reports_the_plan(deployment: Deployment) -> None:
+    """Every transaction of a dry run is read-only here: it succeeds (no CREATE ROLE, GRANT or REVOKE is
+    executed and rolled back) and still says what a real run would do."""
+    dep = deployment
+    dry = dep.run(check=True, pgoptions="-c default_transaction_read_only=on")
+    assert dry.rc == 0, dry.output[-5000:]
+    assert dry.changed > 0
+    text = " ".join(dry.output.split())
+    assert f"create role {dep.readonly}" in text and "ON TABLE public.runs TO" in text, dry.output[-5000:]
+    with dep.as_superuser() as conn:
+        assert execute(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (dep.readonly,)) == []
+
+    dep.deploy()
+    with dep.as_superuser() as conn:  # drift: a setting and a membership the next run must undo
+        execute(conn, sql.SQL("ALTER ROLE {} CONNECTION LIMIT 3").format(ident(dep.readonly)))
+        execute(conn, sql.SQL("GRANT {} TO {}").format(ident(dep.owner), ident(dep.readonly)))
+    dry = dep.run(check=True, pgoptions="-c default_transaction_read_only=on")
+    assert dry.rc == 0 and dry.changed > 0, dry.output[-5000:]
+    text = " ".join(dry.output.split())
+    assert f"role {dep.readonly}: CONNECTION LIMIT 15" in text and f"leave role {dep.owner}" in text
+    new_password = secrets.token_urlsafe(24)
+    dry = dep.run(check=True, monitoring_readonly_password=new_password)
+    assert f"role {dep.readonly}: set the password" in " ".join(dry.output.split())
+    assert new_password not in dry.output
+    dep.deploy()
+    assert dep.deploy(check=True).changed == 0

@@ -3,12 +3,18 @@
 --
 -- One named parameter, config: a JSON object (see tasks/main.yml) with role, app_owner, app_schemas,
 -- views_schema, denied_tables, reviewed_tables, table_pattern, column_pattern, reviewed_columns,
--- withheld_columns. (Doubled percent signs are psycopg's escape for a literal percent sign.)
+-- withheld_columns, regrant_roles, conn_limit, settings (the role's wanted "name=value" session defaults),
+-- comment. (Doubled percent signs are psycopg's escape for a literal percent sign.)
 --
 -- One row:
 --   role_exists,
 --   public_losses  privileges PUBLIC holds that it must lose (TEMPORARY on the database, CREATE on
 --               schemas, EXECUTE on the functions that create large objects), as postgresql_privs arguments,
+--   other_losses  for each other login role that can connect here and holds one of public_losses only
+--               through PUBLIC (not a superuser, not the read-only role, not in regrant_roles): that
+--               privilege, with its role, as postgresql_privs arguments,
+--   role_changes  what postgresql_user and postgresql_membership would change on the role (its password
+--               aside), as text: check mode reports it without running them,
 --   statements  GRANT/REVOKE statements that turn the role's own ACL entries into the desired ones,
 --               in order; empty when nothing is to change,
 --   relations   how every relation of the application and views schemas is classified (the report),
@@ -19,6 +25,7 @@ WITH cfg AS (
 
 p AS (
     SELECT
+        c AS conf,
         c ->> 'role' AS ro_name,
         (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = c ->> 'role') AS ro,
         (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = c ->> 'app_owner') AS app_owner,
@@ -31,6 +38,7 @@ p AS (
         c ->> 'column_pattern' AS column_pattern,
         array(SELECT jsonb_array_elements_text(c -> 'reviewed_columns')) AS reviewed_columns,
         array(SELECT jsonb_array_elements_text(c -> 'withheld_columns')) AS withheld_columns,
+        array(SELECT jsonb_array_elements_text(c -> 'regrant_roles')) AS regrant_roles,
         -- The functions that create large objects: anyone may call them unless EXECUTE is revoked.
         array[
             'pg_catalog.lo_create(oid)'::regprocedure::oid,
@@ -352,10 +360,100 @@ violation AS (
     CROSS JOIN p
     WHERE p.ro IS NOT NULL AND f.prosecdef AND f.proowner <> p.ro AND nsp.nspname IS DISTINCT FROM p.views_schema
         AND has_function_privilege(p.ro, f.oid, 'EXECUTE')
+),
+
+-- Login roles other than the read-only role that can connect to this database and would lose a privilege
+-- PUBLIC holds here: superusers, owners (and members of the owner) and roles granted it explicitly
+-- (directly or through an inherited membership) keep it anyway.
+other AS (
+    SELECT r.oid, r.rolname
+    FROM pg_roles AS r
+    CROSS JOIN p
+    WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolname !~ '^pg_'
+        AND r.oid IS DISTINCT FROM p.ro
+        AND NOT r.rolname = any(p.regrant_roles)
+        AND has_database_privilege(r.oid, current_database(), 'CONNECT')
+),
+
+other_loss AS (
+    SELECT o.rolname AS role, 1 AS ord, current_database()::text AS obj,
+        jsonb_build_object('role', o.rolname, 'type', 'database', 'objs', current_database(), 'privs', 'TEMPORARY',
+                           'summary', format('%%s: TEMPORARY on database %%s', o.rolname, current_database()))
+            AS privilege
+    FROM other AS o
+    CROSS JOIN pg_database AS d
+    WHERE d.datname = current_database()
+        AND NOT pg_has_role(o.oid, d.datdba, 'USAGE')
+        AND EXISTS (SELECT FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) AS a
+                    WHERE a.grantee = 0 AND a.privilege_type = 'TEMPORARY')
+        AND NOT EXISTS (SELECT FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) AS a
+                        WHERE a.grantee <> 0 AND a.privilege_type = 'TEMPORARY' AND pg_has_role(o.oid, a.grantee, 'USAGE'))
+
+    UNION ALL
+
+    SELECT o.rolname, 2, nsp.nspname::text,
+        jsonb_build_object('role', o.rolname, 'type', 'schema', 'objs', nsp.nspname, 'privs', 'CREATE',
+                           'summary', format('%%s: CREATE on schema %%s', o.rolname, nsp.nspname))
+    FROM other AS o
+    CROSS JOIN nsp
+    WHERE NOT pg_has_role(o.oid, nsp.nspowner, 'USAGE')
+        AND EXISTS (SELECT FROM aclexplode(coalesce(nsp.nspacl, acldefault('n', nsp.nspowner))) AS a
+                    WHERE a.grantee = 0 AND a.privilege_type = 'CREATE')
+        AND NOT EXISTS (SELECT FROM aclexplode(coalesce(nsp.nspacl, acldefault('n', nsp.nspowner))) AS a
+                        WHERE a.grantee <> 0 AND a.privilege_type = 'CREATE' AND pg_has_role(o.oid, a.grantee, 'USAGE'))
+
+    UNION ALL
+
+    SELECT o.rolname, 3, f.proname::text,
+        jsonb_build_object('role', o.rolname, 'type', 'function', 'schema', 'pg_catalog', 'privs', 'EXECUTE',
+                           'objs', f.proname || '(' || replace(oidvectortypes(f.proargtypes), ', ', ':') || ')',
+                           'summary', format('%%s: EXECUTE on %%s', o.rolname, f.oid::regprocedure))
+    FROM other AS o
+    CROSS JOIN pg_proc AS f
+    CROSS JOIN p
+    WHERE f.oid = any(p.lo_creators)
+        AND NOT pg_has_role(o.oid, f.proowner, 'USAGE')
+        AND EXISTS (SELECT FROM aclexplode(coalesce(f.proacl, acldefault('f', f.proowner))) AS a
+                    WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+        AND NOT EXISTS (SELECT FROM aclexplode(coalesce(f.proacl, acldefault('f', f.proowner))) AS a
+                        WHERE a.grantee <> 0 AND a.privilege_type = 'EXECUTE' AND pg_has_role(o.oid, a.grantee, 'USAGE'))
+),
+
+-- What postgresql_user and postgresql_membership would change on the role (the password aside).
+role_change AS (
+    SELECT 1 AS ord, format('create role %%s', p.ro_name) AS change
+    FROM p
+    WHERE p.ro IS NULL
+
+    UNION ALL
+
+    SELECT 2, format('role %%s: %%s', r.rolname, v.what)
+    FROM pg_roles AS r
+    CROSS JOIN p
+    CROSS JOIN LATERAL (VALUES
+        (NOT r.rolcanlogin, 'LOGIN'), (r.rolsuper, 'NOSUPERUSER'), (r.rolcreatedb, 'NOCREATEDB'),
+        (r.rolcreaterole, 'NOCREATEROLE'), (r.rolreplication, 'NOREPLICATION'), (r.rolbypassrls, 'NOBYPASSRLS'),
+        (r.rolinherit, 'NOINHERIT'),
+        (r.rolconnlimit <> (p.conf ->> 'conn_limit')::int, 'CONNECTION LIMIT ' || (p.conf ->> 'conn_limit')),
+        (array(SELECT x FROM unnest(coalesce(r.rolconfig, '{}')) AS x ORDER BY x)
+            <> array(SELECT x FROM jsonb_array_elements_text(p.conf -> 'settings') AS x ORDER BY x),
+         'session defaults ' || (p.conf -> 'settings')::text),
+        (shobj_description(r.oid, 'pg_authid') IS DISTINCT FROM p.conf ->> 'comment', 'comment')
+    ) AS v (bad, what)
+    WHERE r.oid = p.ro AND v.bad
+
+    UNION ALL
+
+    SELECT 3, format('role %%s: leave role %%s', p.ro_name, pg_get_userbyid(m.roleid))
+    FROM pg_auth_members AS m
+    CROSS JOIN p
+    WHERE m.member = p.ro
 )
 
 SELECT
     p.ro IS NOT NULL AS role_exists,
+    coalesce((SELECT jsonb_agg(l.privilege ORDER BY l.role, l.ord, l.obj) FROM other_loss AS l), '[]') AS other_losses,
+    coalesce((SELECT jsonb_agg(rc.change ORDER BY rc.ord, rc.change) FROM role_change AS rc), '[]') AS role_changes,
     -- What PUBLIC holds and must lose, in the notation of postgresql_privs: TEMPORARY on this database,
     -- CREATE on schemas, EXECUTE on the functions that create large objects.
     coalesce((

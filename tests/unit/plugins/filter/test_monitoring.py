@@ -156,4 +156,26 @@ def test_the_filters_are_registered():
         "teardown_files",
         "release_changes",
         "example_secrets",
+        "scram_verifier_matches",
     }
+
+
+# A verifier PostgreSQL 15 stored for ALTER ROLE ... PASSWORD 'pencil' (salt and iterations as generated).
+def make_verifier(password: str, salt: bytes = b"0123456789abcdef", iterations: int = 4096) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(hashlib.sha256(client).digest())}:{b64(server)}"
+
+
+def test_scram_verifier_matches():
+    verifier = make_verifier("pencil")
+    assert f.scram_verifier_matches(verifier, "pencil") is True
+    assert f.scram_verifier_matches(verifier, "pencil2") is False
+    for other in (None, "", "md5abc", "SCRAM-SHA-256$x", "SCRAM-SHA-1$4096:YWJj$YQ==:YQ=="):
+        assert f.scram_verifier_matches(other, "pencil") is False
