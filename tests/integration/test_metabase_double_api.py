@@ -1588,6 +1588,39 @@ def test_questions_and_native_cards_return_the_rows_independent_sql_returns(stac
     )
 
 
+def test_success_rate_with_share_and_a_custom_column_equals_independent_sql(stack, admin, cronicorn):
+    """A success-rate question as the shipped dashboards need it: share of successful runs and the
+    average of a custom column (duration in seconds), by month; equal to independent SQL."""
+    db_id, runs = cronicorn["db_id"], cronicorn["fields"]["runs"]
+    duration, status = (["field", runs[name]["id"], None] for name in ("duration_ms", "status"))
+    query = {
+        "database": db_id,
+        "type": "query",
+        "query": {
+            "source-table": cronicorn["tables"]["runs"]["id"],
+            "expressions": {"Seconds": ["/", duration, 1000]},
+            "aggregation": [
+                ["share", ["=", status, "success"]],
+                ["avg", ["expression", "Seconds"]],
+                ["count-where", ["=", status, "failed"]],
+            ],
+            "breakout": [["field", runs["started_at"]["id"], {"temporal-unit": "month"}]],
+        },
+    }
+    result = ok(admin.post("/api/dataset/", query), 202)
+    assert result["status"] == "completed", result.get("error")
+    expected = _independent(
+        stack,
+        "SELECT date_trunc('month', started_at), avg(CASE WHEN status = 'success' THEN 1.0 ELSE 0 END),"
+        " avg(duration_ms / 1000.0), count(*) FILTER (WHERE status = 'failed') FROM runs GROUP BY 1 ORDER BY 1",
+    )
+    assert len(expected) >= 3
+    assert [[r[0], round(r[1], 9), round(r[2], 9), r[3]] for r in result["data"]["rows"]] == [
+        [r[0].isoformat() + "Z", round(float(r[1]), 9), round(float(r[2]), 9), r[3]] for r in expected
+    ]
+    assert [c["name"] for c in result["data"]["cols"]] == ["started_at", "share", "avg", "count-where"]
+
+
 # -- state, encryption, journal, logs ----------------------------------------------------------
 
 
