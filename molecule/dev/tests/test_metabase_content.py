@@ -21,11 +21,13 @@ from content_verify import (
     test_total_users_equals_sql_on_the_seeded_data,
     test_users_by_tier_equals_sql_on_the_seeded_data,
 )
+from isolation import load
 from metabase_api import MetabaseAPI
 from site_run import playbook
 
 DEV = yaml.safe_load((ROOT / "inventory/dev/group_vars/all/main.yml").read_text(encoding="utf-8"))
-METABASE = MetabaseAPI("http://127.0.0.1:3030")
+STACK = load("dev")  # the scenario's own names and ports (molecule/isolation.yml)
+METABASE = MetabaseAPI(STACK["monitoring_metabase_url"])
 JOURNAL = "SELECT id, method, path FROM double_request_journal WHERE id > %s ORDER BY id"
 
 # pytest collects the shared tests from this module.
@@ -45,7 +47,11 @@ __all__ = [
 def query(dbname: str, statement: str, params=None) -> list[tuple]:
     """A query on the dev PostgreSQL as its owner: ``db`` is Cronicorn's, ``metabase`` the double's."""
     connection = psycopg2.connect(
-        host="127.0.0.1", port=5432, dbname=dbname, user=DEV["postgres_user"], password=DEV["postgres_password"]
+        host="127.0.0.1",
+        port=STACK["postgres_published_port"],
+        dbname=dbname,
+        user=DEV["postgres_user"],
+        password=DEV["postgres_password"],
     )
     try:
         with connection, connection.cursor() as cursor:

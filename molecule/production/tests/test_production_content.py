@@ -18,7 +18,7 @@ from content_verify import (
     test_total_users_equals_sql_on_the_seeded_data,
     test_users_by_tier_equals_sql_on_the_seeded_data,
 )
-from production import ALL_VARS, METABASE, VAULT_PASSWORD_FILE, admin_session, psql
+from production import ALL_VARS, APPDB_CONTAINER, METABASE, VAULT_PASSWORD_FILE, admin_session, psql
 from site_run import playbook
 
 # pytest collects the shared tests from this module.
@@ -55,7 +55,7 @@ def content_stack() -> ContentStack:
             (int(entry_id), method, path)
             for entry_id, method, path in lines(
                 psql(
-                    "cronicorn-metabase-db",
+                    APPDB_CONTAINER,
                     "metabase",
                     "metabase",
                     f"SELECT id, method, path FROM double_request_journal WHERE id > {int(mark)} ORDER BY id",  # noqa: S608
