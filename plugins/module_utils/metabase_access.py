@@ -458,7 +458,7 @@ def database_metadata(client, database_id):
 
 def find_table(tables, name):
     """A table by ``name`` or ``schema.name``; ``None`` when Metabase does not list it."""
-    schema, _, bare = name.rpartition(".")
+    schema, _dot, bare = name.rpartition(".")
     named = [t for t in tables if t.get("name") == bare and (not schema or t.get("schema") == schema)]
     if len(named) > 1:
         raise ResourceError(

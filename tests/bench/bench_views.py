@@ -294,7 +294,7 @@ def report(generators, locales, sizes) -> list[str]:
                 "| floor: one parallel scan of all runs | "
                 + " | ".join(_fmt(f) for f in floor)
                 + f" | {f'x{growth:.1f}' if growth else '-'} | "
-                + " | ".join("" for _ in sizes)
+                + " | ".join("" for _size in sizes)
                 + " |"
             )
             for view in harness.VIEWS:

@@ -111,7 +111,7 @@ def test_a_legacy_question_is_stored_as_metabase_mbql5():
 
 def test_every_conversion_mints_new_uuids_and_mbql5_is_kept_as_sent():
     """content-facts traps 1 and 2: a legacy query gets new uuids on every save; an MBQL 5 one is stored as is."""
-    first, second = (mbql.normalize_for_save(QUESTION, field_types) for _ in range(2))
+    first, second = (mbql.normalize_for_save(QUESTION, field_types) for _save in range(2))
     assert strip_uuids(first) == strip_uuids(second)
     assert not set(uuids(first)) & set(uuids(second))
     assert mbql.normalize_for_save(first, field_types) == first

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from test_metabase_double_api import (  # noqa: F401 - fixtures
+from test_metabase_double_api import (  # noqa: F401 # pylint: disable=unused-import - pytest fixtures by name
     FORBIDDEN,
     SECRETS,
     Api,
@@ -99,7 +99,7 @@ def test_users_are_created_updated_deactivated_and_reactivated_without_superuser
 
 
 def test_groups_and_memberships(double, admin):
-    user, _ = new_person(double, admin, "member@example.com")
+    user, _password = new_person(double, admin, "member@example.com")
     group = ok(admin.post("/api/permissions/group", {"name": "Cronicorn Admins"}))
     assert group["magic_group_type"] is None and group["id"] > 2
     assert admin.post("/api/permissions/group", {"name": "cronicorn admins"}).plain == (
@@ -158,7 +158,7 @@ def test_a_new_database_is_open_to_all_users_and_the_graph_needs_the_current_rev
 
 
 def test_query_and_content_checks_refuse_like_metabase(double, admin, warehouse, reader_details):  # noqa: F811
-    _, person = new_person(double, admin, "outsider@example.com")
+    _user, person = new_person(double, admin, "outsider@example.com")
     ok(admin.put("/api/permissions/graph?force=true", {"groups": {"1": {str(warehouse): {"create-queries": "no"}}}}))
     native = {"database": warehouse, "type": "native", "native": {"query": "SELECT name FROM visible ORDER BY id"}}
     assert person.post("/api/dataset", native).plain == FORBIDDEN
