@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from test_metabase_double_api import (  # noqa: F401 # pylint: disable=unused-import - pytest fixtures by name
+from test_metabase_double_api import (  # noqa: F401  # pylint: disable=unused-import
     FORBIDDEN,
     SECRETS,
     Api,

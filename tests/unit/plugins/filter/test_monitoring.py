@@ -169,7 +169,10 @@ def make_verifier(password: str, salt: bytes = b"0123456789abcdef", iterations: 
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
     client = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     server = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+
+    def b64(raw):
+        return base64.b64encode(raw).decode()
+
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(hashlib.sha256(client).digest())}:{b64(server)}"
 
 
