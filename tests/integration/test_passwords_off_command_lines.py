@@ -139,6 +139,7 @@ def test_molecule_prepare_keeps_the_password_off_command_lines(app_database, tmp
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
         "MOLECULE_PROJECT_DIRECTORY": str(REPO),
+        "MOLECULE_SCENARIO_DIRECTORY": str(REPO / "molecule" / "dev"),  # molecule/isolate.yml reads both
     }
     command = [
         str(Path(sys.executable).with_name("ansible-playbook")),
