@@ -8,12 +8,11 @@ and the new one was refused. Every name is prefixed and the port is a free one o
 
 from __future__ import annotations
 
-import socket
-
 import psycopg2
 import pytest
 from ansible_runs import run_playbook
 from conftest import resource_name, wait_for_login
+from ports import free_port
 
 IMAGE = "cronicorn-offline/postgres:15"
 PLAYBOOK = """
@@ -27,12 +26,6 @@ PLAYBOOK = """
 FIRST = "first-password-" + "a" * 8
 SECOND = "second-password-" + "b" * 8
 THIRD = "third-password-" + "c" * 8
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

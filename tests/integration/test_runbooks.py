@@ -35,7 +35,6 @@ import dataclasses
 import io
 import os
 import re
-import socket
 import tarfile
 import time
 import uuid
@@ -48,6 +47,7 @@ import pytest
 import yaml
 from ansible_runs import REPO, Run, recaps, run_playbook
 from conftest import resource_name
+from ports import free_port
 from test_metabase_double_api import Api, ok
 
 POSTGRES_IMAGE = "cronicorn-offline/postgres:15"
@@ -62,12 +62,6 @@ READONLY_USER = DEV_VARS["monitoring_readonly_user"]
 READONLY_PASSWORD = DEV_VARS["monitoring_readonly_password"]
 MANAGED = {"org.cronicorn.monitoring.managed": "true"}
 PLAY_TIMEOUT = 600
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclasses.dataclass
