@@ -63,5 +63,6 @@ def content_stack() -> ContentStack:
             )
         ],
         run=run,
-        hosts=("monitoring-docker-host",),
+        # the preflight play runs on every host, the application database's included (always tagged)
+        hosts=("monitoring-docker-host", "cronicorn-db-access"),
     )

@@ -83,8 +83,6 @@ def test_check_mode_on_the_converged_stack_reports_no_change():
     run = site(
         "--check",
         "--diff",
-        "-e",
-        "monitoring_allow_example_secrets=true",  # the example vault (molecule/production/converge.yml)
         inventory="inventory/production",
         vault_password_file=str(VAULT_PASSWORD_FILE),
     )
