@@ -37,6 +37,8 @@ attributes:
     support: full
     details:
       - The diff shows whether setup is done, and the admin email and site name that setup sets.
+      - Once setup is done, the diff shows the admin who logged in and Metabase's current site name;
+        O(site_name) is not applied then, so before and after are the same.
   platform:
     platforms: all
 options:
@@ -297,7 +299,10 @@ def main():
                 **result,
             )
         if module._diff:
-            result["diff"] = dict(before=dict(setup_done=True), after=dict(setup_done=True))
+            # Metabase's own state; this module changes nothing once setup is done, so after is before.
+            state = dict(setup_done=True, admin_email=result["user"].get("email"))
+            state["site_name"] = properties.get("site-name")
+            result["diff"] = dict(before=state, after=dict(state))
         module.exit_json(**result)
     except ModuleFailure as exc:
         module.fail_json(msg=str(exc), **result)
