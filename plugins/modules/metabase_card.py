@@ -247,6 +247,7 @@ diff:
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_content import (  # noqa: E402
     CardResource,
     CollectionResource,
+    card_definition_spec,
     public_card,
 )
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import (  # noqa: E402
@@ -289,12 +290,7 @@ def main():
     argument_spec = dict(
         name=dict(type="str", required=True),
         collection=dict(type="str"),
-        database=dict(type="str"),
-        native=dict(type="dict"),
-        query=dict(type="dict"),
-        display=dict(type="str", default="table"),
-        visualization_settings=dict(type="dict"),
-        description=dict(type="str"),
+        **card_definition_spec(),
     )
     argument_spec.update(state_argument_spec())
     MetabaseModule(argument_spec, mutually_exclusive=[("native", "query")]).run(run)

@@ -296,6 +296,7 @@ diff:
 
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_content import (  # noqa: E402
     DashboardBuilder,
+    card_definition_spec,
     public_dashboard,
 )
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import (  # noqa: E402
@@ -324,12 +325,7 @@ def main():
         collection=dict(type="str"),
         text=dict(type="str"),
         heading=dict(type="str"),
-        database=dict(type="str"),
-        native=dict(type="dict"),
-        query=dict(type="dict"),
-        display=dict(type="str", default="table"),
-        visualization_settings=dict(type="dict"),
-        description=dict(type="str"),
+        **card_definition_spec(),
         row=dict(type="int", required=True),
         col=dict(type="int", required=True),
         size_x=dict(type="int", default=4),
