@@ -28,18 +28,15 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads from Metabase but never writes. Missing collections are
         reported as created.
   diff_mode:
-    support: full
     details:
       - The diff holds the compared keys only, in the option form (names, no ids).
-  platform:
-    platforms: all
 options:
   name:
     description:

@@ -29,19 +29,16 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads from Metabase but never writes. A referenced card that does
         not exist yet gives a warning instead of a failure, as an earlier task may create it.
   diff_mode:
-    support: full
     details:
       - The diff holds the compared keys only, with names instead of ids, one entry for the dashboard
         and one per collection or inline card created or changed.
-  platform:
-    platforms: all
 options:
   name:
     description:

@@ -27,17 +27,14 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads both graphs but never writes.
   diff_mode:
-    support: full
     details:
       - The diff holds the compared permissions per database name and collection path.
-  platform:
-    platforms: all
 options:
   group:
     description:

@@ -24,9 +24,9 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module does not wait for Metabase. When Metabase is not running (a dry run
         before it exists), it reports at once that setup would be done, with a warning.
@@ -34,13 +34,10 @@ attributes:
         checked, which opens a login session in Metabase (ended before the module exits) but
         changes no setting.
   diff_mode:
-    support: full
     details:
       - The diff shows whether setup is done, and the admin email and site name that setup sets.
       - Once setup is done, the diff shows the admin who logged in and Metabase's current site name;
         O(site_name) is not applied then, so before and after are the same.
-  platform:
-    platforms: all
 options:
   username:
     description:
