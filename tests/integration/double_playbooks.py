@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ansible_runs import Run, run_playbook
-from conftest import DockerResources
 from test_metabase_double_api import (  # it also makes tests/contract importable
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -24,11 +23,11 @@ from test_metabase_double_api import (  # it also makes tests/contract importabl
     READER,
     READER_PASSWORD,
     SECRETS,
-    WAREHOUSE_SQL,
     Double,
     Stack,
     load_contract,
     ok,
+    warehouse_stack,
 )
 
 #: Requests that change no content: login and logout, and the password check before setup.
@@ -80,15 +79,9 @@ class DoubleScenario:
 
 @contextmanager
 def double_scenario(docker_client, workdir: Path, app_db: str) -> Iterator[DoubleScenario]:
-    resources = DockerResources(docker_client)
-    try:
-        stack = Stack(resources)
-        stack.create_database("warehouse")
-        stack.execute("warehouse", WAREHOUSE_SQL, {"password": READER_PASSWORD})
+    with warehouse_stack(docker_client) as stack:
         double = stack.start_double(stack.create_database(app_db), MB_LOAD_SAMPLE_CONTENT="false")
         yield DoubleScenario(stack, double, workdir)
-    finally:
-        resources.cleanup()
 
 
 def writes(entries: list[dict]) -> list[tuple[str, str]]:
