@@ -514,3 +514,30 @@ def ensure_metadata(client, path, current, wanted, check_mode, header, table):  
     if not check_mode:
         client.request("PUT", path, body=metadata_body(differing, wanted, table))
     return _change("update", current, before_shown, after, header)
+
+
+def run_metadata_module(ctx, kind, locate):
+    """The run of ``metabase_table`` (``kind="table"``) and ``metabase_field`` (``kind="field"``).
+
+    Finds the database, reads its metadata, and calls ``locate(params, database, tables)``, which returns either
+    ``(item, identity, header)`` (the table or field as Metabase lists it, the names the result gives it
+    besides its id, and the diff header) or the :class:`ResourceError` that says it is not listed. A
+    missing item fails, or reports nothing with ``missing=ignore``. Otherwise the keys given are compared
+    and put (:func:`ensure_metadata`); the result holds the item (predicted in check mode) and the diff."""
+    params = ctx.params
+    database = ctx.lookup.database(params["database"])
+    found = locate(params, database, database_metadata(ctx.client, database["id"]))
+    if isinstance(found, Exception):
+        if params["missing"] == "ignore":
+            ctx.result[kind] = {}
+            return
+        raise found
+    item, identity, header = found
+    table = kind == "table"
+    wanted = dict((k, params.get(k)) for k in (TABLE_KEYS if table else FIELD_KEYS))
+    path = "/api/%s/%d" % (kind, item["id"])
+    change = ensure_metadata(ctx.client, path, item, wanted, ctx.check_mode, header, table)
+    ctx.changes.append(change)
+    ctx.result[kind] = dict(change.after, id=item["id"], **identity)
+    if ctx.diff_mode:
+        ctx.result["diff"] = change.diff

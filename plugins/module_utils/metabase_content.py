@@ -135,6 +135,19 @@ def public_collection(collection):
 CARD_OPTIONS = ("database", "native", "query", "display", "visualization_settings", "description")
 
 
+def card_definition_spec():
+    """The argument spec of the CARD_OPTIONS: metabase_card's options, and the same keys of an inline
+    card of metabase_dashboard (one spec, so the two cannot drift apart)."""
+    return dict(
+        database=dict(type="str"),
+        native=dict(type="dict"),
+        query=dict(type="dict"),
+        display=dict(type="str", default="table"),
+        visualization_settings=dict(type="dict"),
+        description=dict(type="str"),
+    )
+
+
 class CardResource(Resource):
     kind = "card"
     api = "/api/card/"

@@ -24,13 +24,12 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode nothing is written, neither to Metabase nor to O(key_file).
   diff_mode:
-    support: full
     details:
       - The diff holds the name and the group; never the key.
   platform:

@@ -26,15 +26,11 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads but never writes.
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
 options:
   model:
     description: What the policy applies to.

@@ -28,18 +28,15 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads from Metabase but never writes. Missing collections are
         reported as created.
   diff_mode:
-    support: full
     details:
       - The diff holds the compared keys only, in the option form (names, no ids).
-  platform:
-    platforms: all
 options:
   name:
     description:
@@ -247,6 +244,7 @@ diff:
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_content import (  # noqa: E402
     CardResource,
     CollectionResource,
+    card_definition_spec,
     public_card,
 )
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import (  # noqa: E402
@@ -289,12 +287,7 @@ def main():
     argument_spec = dict(
         name=dict(type="str", required=True),
         collection=dict(type="str"),
-        database=dict(type="str"),
-        native=dict(type="dict"),
-        query=dict(type="dict"),
-        display=dict(type="str", default="table"),
-        visualization_settings=dict(type="dict"),
-        description=dict(type="str"),
+        **card_definition_spec(),
     )
     argument_spec.update(state_argument_spec())
     MetabaseModule(argument_spec, mutually_exclusive=[("native", "query")]).run(run)

@@ -23,17 +23,14 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads from Metabase but never writes.
   diff_mode:
-    support: full
     details:
       - The diff holds the compared keys only (O(description)), one entry per collection created or changed.
-  platform:
-    platforms: all
 options:
   path:
     description:

@@ -29,19 +29,16 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads from Metabase but never writes. A referenced card that does
         not exist yet gives a warning instead of a failure, as an earlier task may create it.
   diff_mode:
-    support: full
     details:
       - The diff holds the compared keys only, with names instead of ids, one entry for the dashboard
         and one per collection or inline card created or changed.
-  platform:
-    platforms: all
 options:
   name:
     description:
@@ -296,6 +293,7 @@ diff:
 
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_content import (  # noqa: E402
     DashboardBuilder,
+    card_definition_spec,
     public_dashboard,
 )
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import (  # noqa: E402
@@ -324,12 +322,7 @@ def main():
         collection=dict(type="str"),
         text=dict(type="str"),
         heading=dict(type="str"),
-        database=dict(type="str"),
-        native=dict(type="dict"),
-        query=dict(type="dict"),
-        display=dict(type="str", default="table"),
-        visualization_settings=dict(type="dict"),
-        description=dict(type="str"),
+        **card_definition_spec(),
         row=dict(type="int", required=True),
         col=dict(type="int", required=True),
         size_x=dict(type="int", default=4),

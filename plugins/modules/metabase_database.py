@@ -25,20 +25,17 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads from Metabase but never writes, and never triggers a sync.
       - In check mode it does not wait for Metabase. When Metabase is not running (a dry run before it
         exists), it reports at once that the connection would be registered, with a warning.
   diff_mode:
-    support: full
     details:
       - The diff holds the compared keys only (O(name), O(engine), the O(details) keys the module
         sets and O(auto_run_queries)). Passwords and other secrets show as C(********).
-  platform:
-    platforms: all
 options:
   name:
     description:

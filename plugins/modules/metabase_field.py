@@ -21,13 +21,7 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - cronicorn.monitoring.attributes
 options:
   database:
     description: Display name of the database in Metabase.
@@ -90,9 +84,8 @@ diff:
 """
 
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_access import (  # noqa: E402
-    database_metadata,
-    ensure_metadata,
     find_table,
+    run_metadata_module,
 )
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import (  # noqa: E402
     MetabaseModule,
@@ -100,28 +93,23 @@ from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_reso
 )
 
 
-def run(ctx):
-    params = ctx.params
-    database = ctx.lookup.database(params["database"])
-    tables = database_metadata(ctx.client, database["id"])
+def locate_field(params, database, tables):
+    """The active column ``params["field"]`` of the table ``params["table"]``: ``(field, identity, header)``,
+    or the error naming the table or the column unknown."""
     table = find_table(tables, params["table"])
-    fields = [f for f in (table or {}).get("fields") or [] if isinstance(f, dict) and f.get("active", True)]
+    if table is None:
+        return unknown_name_error("table", params["table"], [t.get("name") for t in tables])
+    fields = [f for f in table.get("fields") or [] if isinstance(f, dict) and f.get("active", True)]
     field = next((f for f in fields if f.get("name") == params["field"]), None)
     if field is None:
-        if params["missing"] == "ignore":
-            ctx.result["field"] = {}
-            return
-        if table is None:
-            raise unknown_name_error("table", params["table"], [t.get("name") for t in tables])
-        raise unknown_name_error("column", params["field"], [f.get("name") for f in fields], " in %r" % params["table"])
-    wanted = dict((k, params.get(k)) for k in ("visibility", "description", "display_name", "semantic_type"))
+        names = [f.get("name") for f in fields]
+        return unknown_name_error("column", params["field"], names, " in %r" % params["table"])
     qualified = "%s.%s" % (table.get("schema"), table.get("name"))
-    header = "field %s.%s" % (qualified, field["name"])
-    change = ensure_metadata(ctx.client, "/api/field/%d" % field["id"], field, wanted, ctx.check_mode, header, False)
-    ctx.changes.append(change)
-    ctx.result["field"] = dict(change.after, id=field["id"], table=qualified, name=field["name"])
-    if ctx.diff_mode:
-        ctx.result["diff"] = change.diff
+    return field, dict(table=qualified, name=field["name"]), "field %s.%s" % (qualified, field["name"])
+
+
+def run(ctx):
+    run_metadata_module(ctx, "field", locate_field)
 
 
 def main():

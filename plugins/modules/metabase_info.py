@@ -25,17 +25,15 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - The module only reads; it behaves the same in check mode.
   diff_mode:
     support: N/A
     details:
       - The module changes nothing, so there is nothing to show.
-  platform:
-    platforms: all
 options:
   collection:
     description:

@@ -27,17 +27,14 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads both graphs but never writes.
   diff_mode:
-    support: full
     details:
       - The diff holds the compared permissions per database name and collection path.
-  platform:
-    platforms: all
 options:
   group:
     description:
@@ -168,18 +165,8 @@ def _data(ctx, group):
         wanted[database["id"]] = dict((k, entry.get(k)) for k in ("view_data", "create_queries", "download"))
     if not wanted:
         return 0
-
-    def read():
-        return ctx.client.request("GET", "/api/permissions/graph/group/%d" % group["id"])
-
-    def plan(graph):
-        before, after, entries = plan_data(graph, group["id"], wanted)
-        return before, after, {str(group["id"]): entries} if entries else {}
-
-    before, after, written, conflicts = write_graph(ctx.client, read, plan, "/api/permissions/graph", ctx.check_mode)
-    change = Change("update" if written else "none", group, _named(before, names), _named(after, names))
-    change.header = "data permissions of %s" % group["name"]
-    ctx.changes.append(change)
+    paths = ("/api/permissions/graph/group/%d" % group["id"], "/api/permissions/graph")
+    change, conflicts = _ensure_graph(ctx, group, wanted, names, plan_data, paths, "data")
     ctx.result["databases"] = change.after
     return conflicts
 
@@ -193,20 +180,30 @@ def _collections(ctx, group):
         wanted[key] = entry["access"]
     if not wanted:
         return 0
-
-    def read():
-        return ctx.client.request("GET", "/api/collection/graph")
-
-    def plan(graph):
-        before, after, entries = plan_collections(graph, group["id"], wanted)
-        return before, after, {str(group["id"]): entries} if entries else {}
-
-    before, after, written, conflicts = write_graph(ctx.client, read, plan, "/api/collection/graph", ctx.check_mode)
-    change = Change("update" if written else "none", group, _named(before, names), _named(after, names))
-    change.header = "collection permissions of %s" % group["name"]
-    ctx.changes.append(change)
+    paths = ("/api/collection/graph", "/api/collection/graph")
+    change, conflicts = _ensure_graph(ctx, group, wanted, names, plan_collections, paths, "collection")
     ctx.result["collections"] = change.after
     return conflicts
+
+
+def _ensure_graph(ctx, group, wanted, names, planner, paths, what):  # noqa: PLR0917
+    """Read a permissions graph (``paths``: where to read it, where to write it), plan the group's ``wanted``
+    entries with ``planner``, and write only those that differ. Returns the :class:`Change` (keys named by
+    ``names``) and the number of conflicts :func:`write_graph` retried."""
+    read_path, write_path = paths
+
+    def read():
+        return ctx.client.request("GET", read_path)
+
+    def plan(graph):
+        before, after, entries = planner(graph, group["id"], wanted)
+        return before, after, {str(group["id"]): entries} if entries else {}
+
+    before, after, written, conflicts = write_graph(ctx.client, read, plan, write_path, ctx.check_mode)
+    change = Change("update" if written else "none", group, _named(before, names), _named(after, names))
+    change.header = "%s permissions of %s" % (what, group["name"])
+    ctx.changes.append(change)
+    return change, conflicts
 
 
 def _named(values, names):

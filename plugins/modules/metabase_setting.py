@@ -24,15 +24,11 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads the settings but never writes.
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
 options:
   key:
     description: The setting's key, as in C(GET /api/setting/) (for example V(enable-public-sharing)).

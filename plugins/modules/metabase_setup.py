@@ -24,9 +24,9 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module does not wait for Metabase. When Metabase is not running (a dry run
         before it exists), it reports at once that setup would be done, with a warning.
@@ -34,11 +34,10 @@ attributes:
         checked, which opens a login session in Metabase (ended before the module exits) but
         changes no setting.
   diff_mode:
-    support: full
     details:
       - The diff shows whether setup is done, and the admin email and site name that setup sets.
-  platform:
-    platforms: all
+      - Once setup is done, the diff shows the admin who logged in and Metabase's current site name;
+        O(site_name) is not applied then, so before and after are the same.
 options:
   username:
     description:
@@ -297,7 +296,10 @@ def main():
                 **result,
             )
         if module._diff:
-            result["diff"] = dict(before=dict(setup_done=True), after=dict(setup_done=True))
+            # Metabase's own state; this module changes nothing once setup is done, so after is before.
+            state = dict(setup_done=True, admin_email=result["user"].get("email"))
+            state["site_name"] = properties.get("site-name")
+            result["diff"] = dict(before=state, after=dict(state))
         module.exit_json(**result)
     except ModuleFailure as exc:
         module.fail_json(msg=str(exc), **result)

@@ -20,13 +20,7 @@ extends_documentation_fragment:
   - cronicorn.monitoring.metabase
   - cronicorn.monitoring.metabase.actiongroup
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - cronicorn.monitoring.attributes
 options:
   database:
     description: Display name of the database in Metabase.
@@ -81,9 +75,8 @@ diff:
 """
 
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_access import (  # noqa: E402
-    database_metadata,
-    ensure_metadata,
     find_table,
+    run_metadata_module,
 )
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import (  # noqa: E402
     MetabaseModule,
@@ -91,23 +84,18 @@ from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_reso
 )
 
 
-def run(ctx):
-    params = ctx.params
-    database = ctx.lookup.database(params["database"])
-    tables = database_metadata(ctx.client, database["id"])
+def locate_table(params, database, tables):
+    """The table named ``params["table"]``: ``(table, identity, header)``, or the error naming it unknown."""
     table = find_table(tables, params["table"])
     if table is None:
-        if params["missing"] == "ignore":
-            ctx.result["table"] = {}
-            return
-        raise unknown_name_error("table", params["table"], [t.get("name") for t in tables], " in %r" % database["name"])
-    wanted = dict((k, params.get(k)) for k in ("visibility", "description", "display_name"))
-    header = "table %s.%s" % (table.get("schema"), table.get("name"))
-    change = ensure_metadata(ctx.client, "/api/table/%d" % table["id"], table, wanted, ctx.check_mode, header, True)
-    ctx.changes.append(change)
-    ctx.result["table"] = dict(change.after, id=table["id"], schema=table.get("schema"), name=table.get("name"))
-    if ctx.diff_mode:
-        ctx.result["diff"] = change.diff
+        names = [t.get("name") for t in tables]
+        return unknown_name_error("table", params["table"], names, " in %r" % database["name"])
+    identity = dict(schema=table.get("schema"), name=table.get("name"))
+    return table, identity, "table %s.%s" % (identity["schema"], identity["name"])
+
+
+def run(ctx):
+    run_metadata_module(ctx, "table", locate_table)
 
 
 def main():

@@ -33,18 +33,15 @@ author:
   - Cronicorn operations (@cronicorn)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - cronicorn.monitoring.attributes
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module only reads the catalog; it reports what it would change.
   diff_mode:
-    support: full
     details:
       - The diff shows the current and the wanted definition (C(CREATE FUNCTION) text, view query,
         privileges) of every object that differs.
-  platform:
-    platforms: all
 requirements:
   - psycopg2
 notes:

@@ -20,6 +20,11 @@ Public fixtures:
     stand-ins and others), networks and volumes, and removes them (with anonymous volumes) after the
     test; used by the image tests.
 
+``double_scenario`` (module)
+    A Metabase double with a ``warehouse`` database to register, for the playbook tests of the modules
+    (``double_playbooks.DoubleScenario``: ``play``, ``journal``, ``login``, ``admin``); its app DB is named
+    after the test module.
+
 Environment: ``MONITORING_TEST_RESOURCE_PREFIX`` (default ``monitoring-test-``) prefixes the names
 of containers, networks and volumes the fixtures create.
 """
@@ -355,3 +360,14 @@ def fresh_database(pg_server: PgServer) -> Iterator[FreshDatabases]:
         yield databases
     finally:
         databases.drop_all()
+
+
+@pytest.fixture(scope="module")
+def double_scenario(docker_client, tmp_path_factory, request):
+    """A Metabase double with a warehouse database to register, for the playbook tests of the modules
+    (double_playbooks.py); one per test module, its app DB named after the module."""
+    from double_playbooks import double_scenario as start  # here, not at the top: it imports this conftest
+
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    with start(docker_client, tmp_path_factory.mktemp(name), name) as scenario:
+        yield scenario

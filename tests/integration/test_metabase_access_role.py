@@ -16,19 +16,18 @@ from collections.abc import Iterator
 
 import pytest
 from ansible_runs import run_playbook
-from conftest import DockerResources
 from test_metabase_double_api import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     READER,
     READER_PASSWORD,
     SECRETS,
-    WAREHOUSE_SQL,
     Stack,
     ok,
     register,
     run_setup,
     wait_synced,
+    warehouse_stack,
 )
 
 GRACE_PASSWORD = "Gr-" + secrets.token_urlsafe(12)
@@ -49,15 +48,8 @@ PLAYBOOK = """
 
 @pytest.fixture(scope="module")
 def stack(docker_client) -> Iterator[Stack]:
-    resources = DockerResources(docker_client)
-    try:
-        stack = Stack(resources)
-        stack.create_database("warehouse")
-        stack.execute("warehouse", WAREHOUSE_SQL, {"password": READER_PASSWORD})
-        stack.execute("warehouse", EXTRA_SQL)
+    with warehouse_stack(docker_client, EXTRA_SQL) as stack:
         yield stack
-    finally:
-        resources.cleanup()
 
 
 def test_the_role_applies_access_and_a_second_run_changes_nothing(stack, tmp_path):

@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -253,16 +253,25 @@ GRANT SELECT ON closed.elsewhere TO mb_reader;  -- no USAGE on the schema: still
 """
 
 
-@pytest.fixture(scope="module")
-def stack(docker_client) -> Iterator[Stack]:
+@contextmanager
+def warehouse_stack(docker_client, *more_sql: str) -> Iterator[Stack]:
+    """A :class:`Stack` whose PostgreSQL holds ``warehouse`` (WAREHOUSE_SQL, then ``more_sql``), removed after."""
     resources = DockerResources(docker_client)
     try:
         stack = Stack(resources)
         stack.create_database("warehouse")
         stack.execute("warehouse", WAREHOUSE_SQL, {"password": READER_PASSWORD})
+        for statement in more_sql:
+            stack.execute("warehouse", statement)
         yield stack
     finally:
         resources.cleanup()
+
+
+@pytest.fixture(scope="module")
+def stack(docker_client) -> Iterator[Stack]:
+    with warehouse_stack(docker_client) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -11,30 +11,12 @@ OpenAPI spec.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import yaml
-from ansible_runs import Run, run_playbook
-from conftest import DockerResources
-from test_metabase_double_api import (  # it also makes tests/contract importable
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
-    NO_BODY,
-    READER,
-    READER_PASSWORD,
-    SECRETS,
-    WAREHOUSE_SQL,
-    Double,
-    Stack,
-    load_contract,
-    ok,
-    wait_synced,
-)
+from ansible_runs import Run
+from double_playbooks import DoubleScenario, contract_problems, leaks, ok, writes
+from test_metabase_double_api import wait_synced
 from test_metabase_double_modules import PLAYBOOK as REGISTRATION
-from test_metabase_double_modules import writes
 
 CONTENT = """
 - name: Dashboards as code through the collection's modules
@@ -143,62 +125,23 @@ APPLY_EXPORT = """
 """
 
 
-@dataclasses.dataclass
-class Scenario:
-    stack: Stack
-    double: Double
-    workdir: Path
-    outputs: list[str] = dataclasses.field(default_factory=list)
-
-    def extra(self) -> dict:
-        return {
-            "mb_url": f"http://127.0.0.1:{self.double.port}",
-            "mb_admin_email": ADMIN_EMAIL,
-            "mb_admin_password": ADMIN_PASSWORD,
-            "mb_database_name": "Cronicorn",
-            "mb_db_host": self.stack.pg.name,
-            "mb_db_user": READER,
-            "mb_db_password": READER_PASSWORD,
-        }
-
-    def play(self, name: str, playbook: str, *args: str) -> Run:
-        run = run_playbook(self.workdir, name, playbook, self.extra(), *args, timeout=300)
-        self.outputs.append(run.output)
-        return run
-
-    def content(self, *args: str) -> Run:
-        return self.play("content.yml", CONTENT, *args)
-
-    def journal(self) -> list[dict]:
-        return self.stack.journal(self.double.app_db)
-
-    def admin(self):
-        session = ok(self.double.api.post("/api/session/", {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        SECRETS.add(session["id"])
-        return self.double.api.session(session["id"])
+def apply_content(scenario: DoubleScenario, *options: str) -> Run:
+    return scenario.play("content.yml", CONTENT, *options)
 
 
 @pytest.fixture(scope="module")
-def scenario(docker_client, tmp_path_factory) -> Iterator[Scenario]:
-    resources = DockerResources(docker_client)
-    try:
-        stack = Stack(resources)
-        stack.create_database("warehouse")
-        stack.execute("warehouse", WAREHOUSE_SQL, {"password": READER_PASSWORD})
-        double = stack.start_double(stack.create_database("metabase_content"), MB_LOAD_SAMPLE_CONTENT="false")
-        scenario = Scenario(stack, double, tmp_path_factory.mktemp("metabase-content"))
-        registered = scenario.play("registration.yml", REGISTRATION)
-        assert registered.rc == 0, registered.output[-5000:]
-        admin = scenario.admin()
-        database = ok(admin.get("/api/database/"))["data"][0]
-        wait_synced(admin, database["id"], {"visible", "visible_summary", "partial"})
-        yield scenario
-    finally:
-        resources.cleanup()
+def scenario(double_scenario) -> DoubleScenario:
+    """The double after setup and registration (the playbook of test_metabase_double_modules.py) and its sync."""
+    registered = double_scenario.play("registration.yml", REGISTRATION)
+    assert registered.rc == 0, registered.output[-5000:]
+    admin = double_scenario.admin()
+    database = ok(admin.get("/api/database/"))["data"][0]
+    wait_synced(admin, database["id"], {"visible", "visible_summary", "partial"})
+    return double_scenario
 
 
 def test_first_run_creates_a_second_run_writes_nothing(scenario):
-    first = scenario.content()
+    first = apply_content(scenario)
     assert first.rc == 0, first.output[-5000:]
     assert first.changed == 3, first.output[-5000:]  # collection, dashboard, the export file
     admin = scenario.admin()
@@ -219,12 +162,12 @@ def test_first_run_creates_a_second_run_writes_nothing(scenario):
     assert len(dashboard["dashcards"]) == 4
 
     before = len(scenario.journal())
-    second = scenario.content()
+    second = apply_content(scenario)
     assert second.rc == 0, second.output[-5000:]
     assert second.changed == 0, second.output[-5000:]
     assert writes(scenario.journal()[before:]) == []
 
-    check = scenario.content("--check", "--diff")
+    check = apply_content(scenario, "--check", "--diff")
     assert check.rc == 0, check.output[-5000:]
     assert check.changed == 0, check.output[-5000:]
 
@@ -234,13 +177,13 @@ def test_a_card_archived_by_hand_is_recreated(scenario):
     found = [c for c in ok(admin.get("/api/card/")) if c["name"] == "Rows named" and not c["archived"]]
     assert len(found) == 1
     ok(admin.put(f"/api/card/{found[0]['id']}", {"archived": True}))
-    run = scenario.content()
+    run = apply_content(scenario)
     assert run.rc == 0, run.output[-5000:]
     assert run.changed == 1, run.output[-5000:]
     again = [c for c in ok(admin.get("/api/card/")) if c["name"] == "Rows named" and not c["archived"]]
     assert len(again) == 1
     assert again[0]["id"] != found[0]["id"]
-    assert scenario.content().changed == 0
+    assert apply_content(scenario).changed == 0
 
 
 def test_the_export_applies_back_with_no_write(scenario):
@@ -260,15 +203,8 @@ def test_the_export_applies_back_with_no_write(scenario):
 
 
 def test_every_request_the_modules_sent_matches_the_openapi_spec(scenario):
-    contract = load_contract()
-    problems = []
-    for entry in scenario.journal():
-        body = entry["body"] if entry["has_body"] else NO_BODY
-        problems.extend(contract.check(entry["method"], entry["path"], query=entry["query"], body=body))
-    assert problems == []
+    assert contract_problems(scenario.journal()) == []
 
 
 def test_no_secret_in_the_double_logs_or_the_playbook_output(scenario):
-    for text in [scenario.double.logs(), *scenario.outputs]:
-        for secret in SECRETS | {scenario.stack.server.password}:
-            assert secret not in text
+    assert leaks(scenario) == []

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 
+import pytest
 from ansible_runs import REPO, run_playbook
 
 SECRETS = {
@@ -33,36 +34,83 @@ def test_no_published_port_means_no_health_url_on_port_none(tmp_path):
     assert 'HEALTH={"url": "http://127.0.0.1:3999/api/health"}' in run.output, run.output[-3000:]
 
 
-def test_an_image_that_cannot_be_pulled_is_named_with_what_to_do(tmp_path, docker_client):
-    """make deploy on a machine that cannot pull used to report 'did not become healthy within 120s'."""
-    image = f"registry.invalid/cronicorn-test/none-{uuid.uuid4().hex[:8]}:v1"
-    network = f"cronicorn-test-{uuid.uuid4().hex[:8]}"
-    playbook = """
-- hosts: localhost
-  gather_facts: false
-  roles:
-    - role: cronicorn.monitoring.metabase
-"""
-    extra = {
+def _pull_case_metabase(name: str, tmp_path) -> dict:
+    return {
         **SECRETS,
-        "metabase_image": image,
-        "metabase_network": network,
-        "metabase_container_name": network,
+        "metabase_network": name,
+        "metabase_container_name": name,
         "metabase_appdb_manage": False,
         "metabase_published_port": None,
         "metabase_wait_timeout": 120,
     }
+
+
+def _pull_case_postgres(name: str, tmp_path) -> dict:
+    return {
+        "postgres_network": name,
+        "postgres_volume": name,
+        "postgres_container_name": name,
+        "postgres_password": "test-only-pg-pw-1",
+        "postgres_published_port": None,
+    }
+
+
+def _pull_case_proxy(name: str, tmp_path) -> dict:
+    return {
+        "proxy_network": name,
+        "proxy_container_name": name,
+        "proxy_tls_dir": str(tmp_path / "tls"),
+        "proxy_config_dir": str(tmp_path / "proxy"),
+        "proxy_https_port": 8443,
+        "proxy_http_port": None,
+    }
+
+
+# role, its image variable, the name its message gives the image, its other variables, and what it may have
+# created before it pulls (the metabase role creates its network first; the others create nothing).
+PULL_CASES = {
+    "metabase": ("metabase", "metabase_image", "Metabase", _pull_case_metabase, {"network"}),
+    "postgres": ("postgres", "postgres_image", "PostgreSQL", _pull_case_postgres, set()),
+    "proxy": ("proxy", "proxy_image", "nginx", _pull_case_proxy, set()),
+}
+
+
+@pytest.mark.parametrize("case", PULL_CASES)
+def test_an_image_that_cannot_be_pulled_is_named_with_what_to_do(tmp_path, docker_client, case):
+    """make deploy on a machine that cannot pull used to report 'did not become healthy within 120s'
+    (and the proxy, that nginx refused its configuration). Each role pulls in its own step and says which
+    image, and what to do."""
+    role, image_var, label, variables, may_create = PULL_CASES[case]
+    name = f"cronicorn-test-{uuid.uuid4().hex[:8]}"
+    image = f"registry.invalid/cronicorn-test/{case}-{uuid.uuid4().hex[:8]}:v1"
+    playbook = f"""
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: cronicorn.monitoring.{role}
+"""
+    extra = {**variables(name, tmp_path), image_var: image}
     try:
         run = run_playbook(tmp_path, "play.yml", playbook, extra, timeout=300)
     finally:
-        for found in docker_client.networks.list(names=[network]):
+        networks = docker_client.networks.list(names=[name])
+        for found in networks:
+            found.remove()
+        volumes = docker_client.volumes.list(filters={"name": name})
+        for found in volumes:
             found.remove()
     assert run.rc != 0
-    assert f"Could not pull the Metabase image {image}" in run.output, run.output[-3000:]
+    assert f"Could not pull the {label} image {image}" in run.output, run.output[-3000:]
     assert "IMAGES=offline" in run.output and "registry-mirrors" in run.output
     assert "did not become healthy" not in run.output
-    assert not docker_client.containers.list(all=True, filters={"name": network})
-    assert json.dumps(SECRETS["metabase_appdb_password"]) not in run.output
+    assert "nginx refused" not in run.output
+    if "network" not in may_create:
+        assert not networks, "the network was created before the pull"
+    assert not docker_client.containers.list(all=True, filters={"name": name})
+    assert not volumes, "a volume was created before the pull"
+    assert not (tmp_path / "proxy").exists() and not (tmp_path / "tls").exists()
+    for secret in (*SECRETS.values(), "test-only-pg-pw-1"):
+        assert secret not in run.output
 
 
 def test_check_mode_on_a_new_host_says_quickly_what_it_would_do(tmp_path, docker_client):
@@ -94,32 +142,6 @@ def test_check_mode_on_a_new_host_says_quickly_what_it_would_do(tmp_path, docker
     assert elapsed < 120, f"the dry run took {elapsed:.0f} s"
     assert not docker_client.networks.list(names=[name])
     assert not docker_client.containers.list(all=True, filters={"name": name})
-
-
-def test_a_postgres_image_that_cannot_be_pulled_is_named_with_what_to_do(tmp_path, docker_client):
-    """The postgres role pulls too: the same message, before any network or volume is created."""
-    image = f"registry.invalid/cronicorn-test/pg-{uuid.uuid4().hex[:8]}:16"
-    name = f"cronicorn-test-{uuid.uuid4().hex[:8]}"
-    playbook = """
-- hosts: localhost
-  gather_facts: false
-  roles:
-    - role: cronicorn.monitoring.postgres
-"""
-    extra = {
-        "postgres_image": image,
-        "postgres_network": name,
-        "postgres_volume": name,
-        "postgres_container_name": name,
-        "postgres_password": "test-only-pg-pw-1",
-        "postgres_published_port": None,
-    }
-    run = run_playbook(tmp_path, "play.yml", playbook, extra, timeout=300)
-    assert run.rc != 0
-    assert f"Could not pull the PostgreSQL image {image}" in run.output, run.output[-3000:]
-    assert "IMAGES=offline" in run.output
-    assert not docker_client.networks.list(names=[name])
-    assert not docker_client.volumes.list(filters={"name": name})
 
 
 def test_changed_views_reach_the_metabase_hosts_as_a_sync_request(tmp_path):

@@ -69,6 +69,7 @@ class FakeMetabase(ContentRoutes, AccessRoutes):
     def __init__(self, *, setup_done=True, list_shape="data", sample_database=True):
         self.requests: list[Request] = []
         self.setup_token = SETUP_TOKEN
+        self.site_name = "Metabase"
         self.users = {}
         self._ids = itertools.count(1)
         if setup_done:
@@ -279,7 +280,7 @@ class FakeMetabase(ContentRoutes, AccessRoutes):
                 "has-user-setup": self.has_user_setup,
                 "version": {"tag": "v0.56.3", "hash": "abc1234"},
                 "site-url": None,
-                "site-name": "Metabase",
+                "site-name": self.site_name,
             },
         )
 

@@ -81,3 +81,39 @@ def test_check_mode_writes_nothing(fake, run_module):
     assert ok(run_field(run_module, check_mode=True, visibility="hidden")).changed is True
     assert ok(run_table(run_module, check_mode=True, visibility="hidden")).changed is True
     assert writes(fake) == []
+
+
+@pytest.mark.parametrize("missing", ["fail", "ignore"])
+@pytest.mark.parametrize("run", [run_table, run_field], ids=["table", "field"])
+def test_a_table_metabase_does_not_list(fake, run_module, run, missing):
+    seed(fake)
+    outcome = run(run_module, table="public.no_such_table", visibility="hidden", missing=missing)
+    kind = "table" if run is run_table else "field"
+    if missing == "fail":
+        assert outcome.failed
+        assert outcome.msg.startswith("Unknown table 'public.no_such_table'"), outcome.msg
+        assert ("in 'Cronicorn'" in outcome.msg) is (kind == "table")
+    else:
+        assert not outcome.failed, outcome.msg
+        assert (outcome.changed, outcome.result[kind]) == (False, {})
+    assert writes(fake) == []
+
+
+def test_the_results_name_the_table_and_the_field(fake, run_module):
+    seed(fake)
+    hidden = ok(run_table(run_module, diff=True, visibility="hidden"))
+    assert hidden.result["table"] == {
+        "id": table(fake, "admin_daily_metrics")["id"],
+        "schema": "public",
+        "name": "admin_daily_metrics",
+        "visibility": "hidden",
+    }
+    assert hidden.result["diff"]["before_header"] == "table public.admin_daily_metrics"
+    sensitive = ok(run_field(run_module, diff=True, check_mode=True, visibility="sensitive"))
+    assert sensitive.result["field"] == {
+        "id": field(fake, "admin_user_stats", "email")["id"],
+        "table": "public.admin_user_stats",
+        "name": "email",
+        "visibility": "sensitive",
+    }
+    assert sensitive.result["diff"]["after_header"] == "field public.admin_user_stats.email"

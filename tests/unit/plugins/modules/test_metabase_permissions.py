@@ -51,6 +51,9 @@ def test_closes_a_database_that_defaults_opened(fake, run_module):
         "Cronicorn": {"view_data": "unrestricted", "create_queries": "query-builder-and-native", "download": "full"}
     }
     assert outcome.result["diff"][0]["after"]["Cronicorn"]["create_queries"] == "no"
+    assert outcome.result["diff"][0]["before_header"] == "data permissions of All Users"
+    graph_reads = [r.path for r in fake.requests if r.method == "GET" and "graph" in r.path]
+    assert graph_reads == ["/api/permissions/graph/group/1"]
 
 
 def test_elided_values_compare_as_the_least_permissive(fake, run_module):
@@ -117,6 +120,7 @@ def test_collections_are_revoked_and_granted(fake, run_module):
     put = graph_puts(fake, "/api/collection/graph")[0]
     assert put.body == {"revision": 1, "groups": {"1": {"50": "none"}}}
     assert outcome.result["diff"][0]["before"] == {"Cronicorn Admin": "write"}
+    assert outcome.result["diff"][0]["before_header"] == "collection permissions of All Users"
     fake.requests.clear()
     again = ok(run(run_module, collections=[{"collection": "Cronicorn Admin", "access": "none"}]))
     assert again.changed is False and writes(fake) == []

@@ -75,7 +75,20 @@ def test_setup_done_changes_nothing_and_verifies_the_login(fake, run_module):
         ("DELETE", "/api/session/"),
     ]
     assert fake.sessions == {}
-    assert outcome.result["diff"]["before"] == outcome.result["diff"]["after"]
+    # The diff reads Metabase's state: its site name (not the requested one, which setup alone sets)
+    # and the admin who logged in. Nothing changes, so after is before.
+    state = {"setup_done": True, "admin_email": ADMIN_EMAIL, "site_name": fake.site_name}
+    assert outcome.result["diff"] == {"before": state, "after": state}
+
+
+def test_setup_done_the_diff_shows_metabases_site_name_and_changes_nothing(fake, run_module):
+    fake.site_name = "Renamed in the UI"
+    outcome = run_module(module, SETUP, diff=True)
+    assert not outcome.failed, outcome.msg
+    assert outcome.changed is False
+    assert outcome.result["diff"]["before"]["site_name"] == "Renamed in the UI"
+    assert outcome.result["diff"]["after"] == outcome.result["diff"]["before"]
+    assert fake.count("POST", "/api/setup/") == 0
 
 
 def test_setup_then_rerun(fake_factory, run_module):
