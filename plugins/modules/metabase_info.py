@@ -18,6 +18,8 @@ description:
     dashboard built in the Metabase UI can be written to a file and applied back unchanged.
   - With O(card), returns the definition of that question in the format of
     M(cronicorn.monitoring.metabase_card).
+  - With O(database), returns that database's sync status and the tables Metabase knows in it
+    (RV(database)); given alone, only the database is read, nothing of the collections.
   - Never changes anything.
 author:
   - Cronicorn operations (@cronicorn)
@@ -52,6 +54,12 @@ options:
   card:
     description:
       - Name of a question in O(collection) to export as RV(card_definition).
+    type: str
+  database:
+    description:
+      - Display name of a registered database to read as RV(database), for example to wait until
+        Metabase's sync knows a table. Given alone, the collections are not read and RV(collections),
+        RV(cards) and RV(dashboards) are empty.
     type: str
 notes:
   - Archived objects and personal collections are never listed.
@@ -88,6 +96,15 @@ EXAMPLES = r"""
       cronicorn.monitoring.metabase_info:
         collection: Cronicorn Admin
       register: metabase_admin_content
+
+    - name: Wait until Metabase's sync knows the view admin_daily_metrics
+      cronicorn.monitoring.metabase_info:
+        database: Cronicorn
+      register: metabase_cronicorn
+      until: >-
+        metabase_cronicorn.database.tables | selectattr('name', 'equalto', 'admin_daily_metrics') | list | length > 0
+      retries: 30
+      delay: 2
 """
 
 RETURN = r"""
@@ -138,6 +155,18 @@ dashboard_definition:
         size_y: 6
         parameter_mappings:
           - {parameter: Tier, column: tier}
+database:
+  description:
+    - The database O(database) with Metabase's status of its first sync (V(incomplete) until it is over)
+      and the tables (and views) its metadata lists, hidden ones included.
+  returned: when O(database) is given
+  type: dict
+  sample:
+    id: 2
+    name: Cronicorn
+    initial_sync_status: complete
+    tables:
+      - {schema: public, name: admin_daily_metrics, visibility: null}
 card_definition:
   description: The question O(card) in the options of M(cronicorn.monitoring.metabase_card).
   returned: when O(card) is given
@@ -152,6 +181,7 @@ card_definition:
     display: scalar
 """
 
+from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_access import database_metadata  # noqa: E402
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_content import (  # noqa: E402
     ARCHIVED_SUFFIX,
     CARD_MODELS,
@@ -232,9 +262,28 @@ def export_dashboard(ctx, resources, collection_id, path, name):
     return definition
 
 
+def read_database(ctx, name):
+    """The database ``name``: its sync status and the tables its metadata lists."""
+    database = ctx.lookup.database(name)
+    return {
+        "id": database["id"],
+        "name": database["name"],
+        "initial_sync_status": database.get("initial_sync_status"),
+        "tables": [
+            {"schema": t.get("schema"), "name": t.get("name"), "visibility": t.get("visibility_type")}
+            for t in database_metadata(ctx.client, database["id"])
+        ],
+    }
+
+
 def run(ctx):
     params = ctx.params
     result = ctx.result
+    if params.get("database"):
+        result["database"] = read_database(ctx, params["database"])
+        if not any(params.get(key) for key in ("collection", "name", "dashboard", "card")):
+            result["collections"], result["cards"], result["dashboards"] = [], [], []
+            return
     metadata = MetadataCache(ctx.client, ctx.lookup)
     cards = ctx.resource(CardResource, metadata=metadata)
     dashboards = ctx.resource(DashboardResource, metadata=metadata)
@@ -295,6 +344,7 @@ def main():
         name=dict(type="str"),
         dashboard=dict(type="str"),
         card=dict(type="str"),
+        database=dict(type="str"),
     )
     MetabaseModule(argument_spec).run(run)
 

@@ -317,3 +317,33 @@ def test_the_fake_converter_round_trips(fake, db):
     modern = Mbql({}).to5(legacy)
     assert modern["stages"][0]["order-by"][0][2][2] == modern["stages"][0]["aggregation"][1][1]["lib/uuid"]
     assert Mbql({}).to4(modern) == legacy
+
+
+def test_database_alone_reads_its_sync_status_and_tables_and_no_collection(fake, db, run_module):
+    fake.databases[db["id"]]["initial_sync_status"] = "complete"
+    fake.requests.clear()
+    outcome = info(run_module, database="Cronicorn")
+    assert outcome.result["database"] == {
+        "id": db["id"],
+        "name": "Cronicorn",
+        "initial_sync_status": "complete",
+        "tables": [
+            {"schema": "public", "name": "admin_user_stats", "visibility": None},
+            {"schema": "public", "name": "admin_daily_metrics", "visibility": None},
+        ],
+    }
+    assert (outcome.result["collections"], outcome.result["cards"], outcome.result["dashboards"]) == ([], [], [])
+    read = [r.path for r in fake.requests if r.method == "GET"]
+    assert not [path for path in read if path.startswith(("/api/collection", "/api/card", "/api/dashboard"))], read
+    assert writes(fake) == []
+    assert fake.count("DELETE", "/api/session/") == 1  # the password login is logged out again
+    secrets_absent(fake, outcome)
+
+
+def test_database_in_check_mode_reads_the_same_and_an_unknown_one_fails_by_name(fake, db, run_module):
+    assert info(run_module, check_mode=True, database="Cronicorn").result["database"]["initial_sync_status"] == (
+        "incomplete"
+    )
+    outcome = run_module(module, dict(SESSION_AUTH, database="Cronicron"))
+    assert outcome.failed
+    assert "Cronicron" in outcome.msg and "Cronicorn" in outcome.msg, outcome.msg
