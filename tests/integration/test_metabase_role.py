@@ -34,6 +34,25 @@ def test_no_published_port_means_no_health_url_on_port_none(tmp_path):
     assert 'HEALTH={"url": "http://127.0.0.1:3999/api/health"}' in run.output, run.output[-3000:]
 
 
+@pytest.mark.parametrize(("given", "expected"), [(None, "false"), (True, "true"), (False, "false")])
+def test_the_update_check_follows_its_variable(tmp_path, given, expected):
+    """Issue #13: the update check per variable (it was fixed to false in the role)."""
+    playbook = f"""
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{REPO}/roles/metabase/defaults/main.yml, {REPO}/roles/metabase/vars/main.yml]
+  tasks:
+    - ansible.builtin.debug:
+        msg: >-
+          CHECK={{{{ _metabase_env.MB_CHECK_FOR_UPDATES }}}}
+          TRACKING={{{{ _metabase_env.MB_ANON_TRACKING_ENABLED }}}}
+"""
+    extra = dict(SECRETS) if given is None else {**SECRETS, "metabase_check_for_updates": given}
+    run = run_playbook(tmp_path, "play.yml", playbook, extra, timeout=120)
+    assert run.rc == 0, run.output[-3000:]
+    assert f"CHECK={expected} TRACKING=false" in run.output, run.output[-3000:]
+
+
 def _pull_case_metabase(name: str, tmp_path) -> dict:
     return {
         **SECRETS,
