@@ -21,13 +21,20 @@ from __future__ import annotations
 
 import os
 
-OK, BROKEN, WARN, INFO = "ok", "broken", "warn", "info"
+OK = "ok"
+BROKEN = "broken"
+WARN = "warn"
+INFO = "info"
+WILDCARD_ADDRESSES = ("0.0.0.0", "::")  # noqa: S104 - read from Docker's bindings, never bound here
 
 #: The tag of site.yml that (re)creates each container.
 CONTAINER_TAGS = {"postgres": "postgres", "metabase": "metabase", "proxy": "proxy"}
 SITE = "ansible-playbook site.yml {inventory}"
 DATABASE = "ansible-playbook playbooks/database.yml {inventory}"
 ROTATE = "ansible-playbook playbooks/rotate_readonly_password.yml {inventory}"
+
+
+#: Report texts hold no quotes: Ansible prints the report as YAML, which doubles them.
 
 
 def finding(part, check, status, detail, fix="", key="", after=()):  # noqa: PLR0917 - a record, read positionally
@@ -48,6 +55,37 @@ def _message(result):
 
 
 # -- containers and ports ------------------------------------------------------------------------
+
+
+def diagnose_expected_containers(group_names, names):
+    """``[{component, name}]``: the containers a host of these groups runs (``monitoring_<component>``),
+    ``names`` mapping each component to its container's name."""
+    groups = set(group_names or [])
+    return [
+        dict(component=component, name=names[component])
+        for component in CONTAINER_TAGS
+        if "monitoring_%s" % component in groups and names.get(component)
+    ]
+
+
+def diagnose_published_ports(results):
+    """``[{component, address, port}]``: the host ports the running containers of a
+    ``docker_container_info`` loop publish (as deployed), to see whether something answers there."""
+    ports = []
+    for result in results:
+        container = result.get("container") if isinstance(result, dict) and result.get("exists") else None
+        if not container or not (container.get("State") or {}).get("Running"):
+            continue
+        bindings = (container.get("HostConfig") or {}).get("PortBindings") or {}
+        for container_port in sorted(bindings):
+            for binding in bindings[container_port] or []:
+                address = binding.get("HostIp") or "127.0.0.1"
+                if address in WILDCARD_ADDRESSES:  # published on every address: try loopback
+                    address = "127.0.0.1"
+                if binding.get("HostPort"):
+                    component = result["item"]["component"]
+                    ports.append(dict(component=component, address=address, port=int(binding["HostPort"])))
+    return ports
 
 
 def diagnose_containers(results):
@@ -126,19 +164,19 @@ def diagnose_metabase(result, container_name="", database_name="Cronicorn"):
     database = result.get("database")
     part = "metabase connection"
     if database is None:
-        detail = "cannot read Metabase's connections: %s" % ("; ".join(errors) or "no answer")
+        detail = "cannot read the connections of Metabase: %s" % ("; ".join(errors) or "no answer")
         fix = "check monitoring_metabase_admin_email / monitoring_metabase_admin_password"
         findings.append(finding(part, "registered", BROKEN, detail, fix, "metabase:connection", after))
     elif not database.get("registered"):
-        detail = "no connection named %r in Metabase" % database_name
+        detail = "no connection named %s in Metabase" % database_name
         findings.append(finding(part, "registered", BROKEN, detail, registration, "metabase:connection", after))
     else:
         check = database.get("healthcheck") or {}
         if check.get("status") == "ok":
-            detail = "Metabase connects to %r (database id %s)" % (database_name, database.get("id"))
+            detail = "Metabase connects to %s (database id %s)" % (database_name, database.get("id"))
             findings.append(finding(part, "healthcheck", OK, detail, "", "metabase:connection", after))
         else:
-            detail = "Metabase cannot connect to %r: %s" % (database_name, check.get("message") or "; ".join(errors))
+            detail = "Metabase cannot connect to %s: %s" % (database_name, check.get("message") or "; ".join(errors))
             after = [*after, "readonly:login", "database:login"]
             findings.append(finding(part, "healthcheck", BROKEN, detail, ROTATE, "metabase:connection", after))
     return findings
@@ -191,10 +229,12 @@ def _role_findings(rows, writes, role):
 def _login_finding(readonly, role):
     part, after = "read-only role", ["readonly:role"]
     if not _failed(readonly):
-        return [finding(part, "password", OK, "%s logs in with the inventory's password" % role, "", "readonly:login")]
+        return [
+            finding(part, "password", OK, "%s logs in with the password of the inventory" % role, "", "readonly:login")
+        ]
     message = _message(readonly)
     if "password authentication failed" in message:
-        detail = "PostgreSQL refuses the inventory's password of %s (changed behind the inventory's back?)" % role
+        detail = "PostgreSQL refuses the password of the inventory for %s (changed behind its back?)" % role
         return [finding(part, "password", BROKEN, detail, ROTATE, "readonly:login", after)]
     if "no pg_hba.conf entry" in message:
         detail = "pg_hba.conf does not let %s in from here: %s" % (role, message)
@@ -242,7 +282,7 @@ def _view_findings(rows, answers, role, slow_ms, slowest):
         slow = [name for ms, name in timings if ms > float(slow_ms)]
         if slow:
             detail = "slower than %s ms: %s (slowest: %s)" % (slow_ms, ", ".join(slow), top)
-            fix = "EXPLAIN (ANALYZE, BUFFERS) the view's query; see docs/views.md"
+            fix = "EXPLAIN (ANALYZE, BUFFERS) the query of the view; see docs/views.md"
             findings.append(finding(part, "timings", WARN, detail, fix, after=["readonly:login"]))
         else:
             findings.append(finding(part, "timings", INFO, "slowest: %s" % top, after=["readonly:login"]))
@@ -268,7 +308,9 @@ def diagnose_standby(result, configured=False, max_lag_seconds=60):
     lag = float(row.get("lag_seconds") or 0)
     if lag > float(max_lag_seconds):
         detail = "lag %.0f s, above %s s" % (lag, max_lag_seconds)
-        return [finding(part, "lag", WARN, detail, "see the standby's conflict settings in docs/production.md", key)]
+        return [
+            finding(part, "lag", WARN, detail, "see the conflict settings of the standby in docs/production.md", key)
+        ]
     return [finding(part, "lag", OK, "lag %.1f s" % lag, "", key)]
 
 
@@ -332,6 +374,21 @@ def _inventory_options(sources, root):
     return " ".join(options)
 
 
+#: The check files of the role (tasks_from) and the groups whose hosts run them.
+CHECKS = {
+    "containers": ("monitoring_postgres", "monitoring_metabase", "monitoring_proxy"),
+    "metabase": ("monitoring_metabase",),
+    "proxy": ("monitoring_proxy",),
+    "database": ("monitoring_database",),
+}
+
+
+def expected_checks(groups):
+    """The check files a host of ``groups`` runs."""
+    groups = set(groups or [])
+    return [name for name, wanted in CHECKS.items() if groups.intersection(wanted)]
+
+
 def _report_lines(causes, consequences, warnings, fine):
     lines = []
     for item in causes:
@@ -350,21 +407,38 @@ def _report_lines(causes, consequences, warnings, fine):
     return lines
 
 
+def diagnose_host_entries(hosts, hostvars):
+    """``[{host, groups, findings, completed}]`` of ``hosts``, from ``hostvars`` (what the checks noted)."""
+    entries = []
+    for host in hosts:
+        known = hostvars[host] if host in hostvars else {}
+        entries.append(
+            dict(
+                host=host,
+                groups=list(known.get("group_names") or []),
+                findings=known.get("diagnose_findings"),
+                completed=list(known.get("diagnose_completed") or []),
+            )
+        )
+    return entries
+
+
 def diagnose_report(hosts, inventory_sources=(), root=""):
-    """One report from ``hosts``: a list of ``{host, findings}`` (``findings`` None when the host's
-    checks did not finish). Returns ``healthy``, ``broken`` (the causes), ``consequences``, ``warnings``
-    and ``lines`` (the text to print)."""
+    """One report from ``hosts``: a list of ``{host, groups, findings, completed}`` (``completed``: the
+    check files that finished on the host; each one its groups call for, see :data:`CHECKS`, must be there).
+    Returns ``healthy``, ``broken`` (the causes), ``consequences``, ``warnings`` and ``lines`` (the text)."""
     inventory = _inventory_options(inventory_sources, root)
     findings = []
     for entry in hosts:
         host = entry.get("host")
-        if entry.get("findings") is None:
-            detail = "the checks did not finish on %s (unreachable, or a task failed: see above)" % host
-            findings.append(
-                dict(finding("host %s" % host, "reachable", BROKEN, detail, "run again with -vvv"), host=host)
+        missing = [name for name in expected_checks(entry.get("groups")) if name not in (entry.get("completed") or [])]
+        if missing:
+            detail = "the %s checks did not finish on %s (unreachable, or a task failed: see above)" % (
+                ", ".join(missing),
+                host,
             )
-            continue
-        for item in entry["findings"]:
+            findings.append(dict(finding("host %s" % host, "checks", BROKEN, detail, "run again with -vvv"), host=host))
+        for item in entry.get("findings") or []:
             findings.append(dict(item, host=host))
     broken_keys = set(item["key"] for item in findings if item["status"] == BROKEN and item["key"])
     causes, consequences, warnings, fine = [], [], [], []
@@ -396,6 +470,8 @@ def diagnose_report(hosts, inventory_sources=(), root=""):
 class FilterModule:
     def filters(self):
         return {
+            "diagnose_expected_containers": diagnose_expected_containers,
+            "diagnose_published_ports": diagnose_published_ports,
             "diagnose_containers": diagnose_containers,
             "diagnose_ports": diagnose_ports,
             "diagnose_metabase": diagnose_metabase,
@@ -403,5 +479,6 @@ class FilterModule:
             "diagnose_standby": diagnose_standby,
             "diagnose_certificate": diagnose_certificate,
             "diagnose_backup_disk": diagnose_backup_disk,
+            "diagnose_host_entries": diagnose_host_entries,
             "diagnose_report": diagnose_report,
         }

@@ -86,8 +86,18 @@ def healthy_findings(**replace):
     return [item for group in parts.values() for item in group]
 
 
+ALL_GROUPS = ["monitoring_postgres", "monitoring_metabase", "monitoring_proxy", "monitoring_database"]
+ALL_CHECKS = ["containers", "metabase", "proxy", "database"]
+
+
 def report(**replace):
-    return d.diagnose_report([{"host": "localhost", "findings": healthy_findings(**replace)}], INVENTORY, "/repo")
+    entry = {
+        "host": "localhost",
+        "groups": ALL_GROUPS,
+        "completed": ALL_CHECKS,
+        "findings": healthy_findings(**replace),
+    }
+    return d.diagnose_report([entry], INVENTORY, "/repo")
 
 
 def test_healthy_stack_is_all_green():
@@ -98,6 +108,7 @@ def test_healthy_stack_is_all_green():
     assert "replication (localhost): not configured" in text
     assert "healthy, version v0.58.5" in text
     assert "slowest: admin_user_stats 5 ms" in text
+    assert "'" not in text  # printed as YAML, quotes would come out doubled
 
 
 def causes(out):
@@ -129,7 +140,7 @@ def test_readonly_password_changed_behind_metabases_back():
     assert causes(out) == [
         ("read-only role", "ansible-playbook playbooks/rotate_readonly_password.yml -i inventory/dev -i /srv/extra.yml")
     ]
-    assert "PostgreSQL refuses the inventory's password" in out["broken"][0]["detail"]
+    assert "PostgreSQL refuses the password of the inventory" in out["broken"][0]["detail"]
     assert {item["part"] for item in out["consequences"]} == {"metabase connection"}
 
 
@@ -278,10 +289,67 @@ def test_backup_disk_picks_the_longest_mount_and_needs_twice_the_newest_dump():
 
 
 def test_host_whose_checks_did_not_finish():
-    out = d.diagnose_report([{"host": "db-access", "findings": None}], INVENTORY, "/repo")
-    assert [item["part"] for item in out["broken"]] == ["host db-access"]
+    hosts = [
+        {"host": "db-access", "groups": ["monitoring_database"], "completed": None, "findings": None},
+        {"host": "docker", "groups": ALL_GROUPS[:3], "completed": ["containers", "metabase"], "findings": []},
+        {"host": "fine", "groups": ["monitoring_proxy"], "completed": ["containers", "proxy"], "findings": []},
+    ]
+    out = d.diagnose_report(hosts, INVENTORY, "/repo")
+    assert [(item["part"], item["detail"]) for item in out["broken"]] == [
+        (
+            "host db-access",
+            "the database checks did not finish on db-access (unreachable, or a task failed: see above)",
+        ),
+        ("host docker", "the proxy checks did not finish on docker (unreachable, or a task failed: see above)"),
+    ]
+
+
+def test_expected_containers_by_group():
+    names = {"postgres": "pg", "metabase": "mb", "proxy": "px"}
+    assert d.diagnose_expected_containers(["monitoring_metabase", "monitoring_proxy", "other"], names) == [
+        {"component": "metabase", "name": "mb"},
+        {"component": "proxy", "name": "px"},
+    ]
+    assert d.diagnose_expected_containers(["monitoring_database"], names) == []
+
+
+def test_published_ports_of_running_containers_only():
+    running = container("metabase", "mb")
+    running["container"]["HostConfig"] = {"PortBindings": {"3000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "3030"}]}}
+    proxy = container("proxy", "px")
+    proxy["container"]["HostConfig"] = {
+        "PortBindings": {
+            "443/tcp": [{"HostIp": "", "HostPort": "8443"}],
+            "80/tcp": [{"HostIp": "::1", "HostPort": "80"}],
+        }
+    }
+    stopped = container("postgres", "pg", running=False)
+    stopped["container"]["HostConfig"] = {"PortBindings": {"5432/tcp": [{"HostIp": "127.0.0.1", "HostPort": "5432"}]}}
+    unpublished = container("postgres", "pg2")
+    unpublished["container"]["HostConfig"] = {"PortBindings": {}}
+    assert d.diagnose_published_ports([running, proxy, stopped, unpublished, {"exists": False}]) == [
+        {"component": "metabase", "address": "127.0.0.1", "port": 3030},
+        {"component": "proxy", "address": "127.0.0.1", "port": 8443},
+        {"component": "proxy", "address": "::1", "port": 80},
+    ]
 
 
 def test_unknown_status_is_refused():
     with pytest.raises(ValueError, match="status"):
         d.finding("x", "y", "fine", "z")
+
+
+def test_host_entries_from_hostvars():
+    hostvars = {
+        "docker": {
+            "group_names": ["monitoring_metabase"],
+            "diagnose_findings": [1],
+            "diagnose_completed": ["metabase"],
+        },
+        "db": {"group_names": ["monitoring_database"]},
+    }
+    assert d.diagnose_host_entries(["docker", "db", "gone"], hostvars) == [
+        {"host": "docker", "groups": ["monitoring_metabase"], "findings": [1], "completed": ["metabase"]},
+        {"host": "db", "groups": ["monitoring_database"], "findings": None, "completed": []},
+        {"host": "gone", "groups": [], "findings": None, "completed": []},
+    ]
