@@ -150,7 +150,7 @@ def test_only_metabase_has_a_wrong_password():
             metabase(healthcheck={"status": "error", "message": "Looks like your Password is incorrect."}), "mb"
         )
     )
-    assert [part for part, _ in causes(out)] == ["metabase connection"]
+    assert [cause[0] for cause in causes(out)] == ["metabase connection"]
     assert "rotate_readonly_password.yml" in causes(out)[0][1]
 
 
@@ -174,7 +174,7 @@ def test_a_view_dropped():
 
 def test_a_view_that_does_not_answer():
     out = report(database=database(view_answers=answers(failing=["admin_top_jobs"])))
-    assert [part for part, _ in causes(out)] == ["analytics views"]
+    assert [cause[0] for cause in causes(out)] == ["analytics views"]
     assert "do not answer: admin_top_jobs" in out["broken"][0]["detail"]
 
 
@@ -208,7 +208,7 @@ def test_read_only_role_rights(row, writes, expected):
 
 def test_database_down():
     out = report(database=database(admin=query_failed("unable to connect to database: connection refused")))
-    assert [part for part, _ in causes(out)] == ["cronicorn database"]
+    assert [cause[0] for cause in causes(out)] == ["cronicorn database"]
 
 
 def test_slow_view_is_a_warning_not_a_failure():
