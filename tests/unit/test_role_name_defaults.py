@@ -31,6 +31,12 @@ FOLLOWS = {
     ("teardown", "teardown_backup_dir"): ("metabase_backup", "metabase_backup_dir"),
     ("teardown", "teardown_backup_prefix"): ("metabase_backup", "metabase_backup_prefix"),
     ("metabase_backup", "metabase_backup_postgres_image"): ("postgres", "postgres_image"),
+    ("diagnose", "diagnose_postgres_container_name"): ("postgres", "postgres_container_name"),
+    ("diagnose", "diagnose_metabase_container_name"): ("metabase", "metabase_container_name"),
+    ("diagnose", "diagnose_proxy_container_name"): ("proxy", "proxy_container_name"),
+    ("diagnose", "diagnose_proxy_tls_dir"): ("proxy", "proxy_tls_dir"),
+    ("diagnose", "diagnose_backup_dir"): ("metabase_backup", "metabase_backup_dir"),
+    ("diagnose", "diagnose_backup_prefix"): ("metabase_backup", "metabase_backup_prefix"),
 }
 
 
@@ -66,3 +72,12 @@ def test_teardown_and_proxy_agree_on_file_names_and_marker():
         "{{ teardown_proxy_tls_dir }}/" + proxy["_proxy_tls_certificate_file"],
         "{{ teardown_proxy_tls_dir }}/" + proxy["_proxy_tls_private_key_file"],
     ]
+
+
+def test_diagnose_knows_the_views_and_the_certificate_file():
+    """The diagnose role checks exactly the views analytics_views makes, and the file the proxy role writes."""
+    views = [view["name"] for view in load("analytics_views/vars/main.yml")["_analytics_views_views"]]
+    diagnose = load("diagnose/vars/main.yml")
+    assert diagnose["_diagnose_views"] == views
+    certificate = load("proxy/vars/main.yml")["_proxy_tls_certificate_file"]
+    assert diagnose["_diagnose_proxy_certificate"] == "{{ diagnose_proxy_tls_dir }}/" + certificate
