@@ -616,15 +616,19 @@ def run_metadata_many(ctx):
     specs = [("table", spec) for spec in params["tables"] or []] + [("field", spec) for spec in params["fields"] or []]
     tables = database_metadata(ctx.client, database["id"]) if specs else []
     located, missing = [], dict(tables=[], fields=[])
-    errors = []
+    errors, seen = [], set()
     for kind, spec in specs:
         found = LOCATE[kind](spec, database, tables)
         if isinstance(found, Exception):
             errors.append(str(found))
             name = spec["table"] if kind == "table" else dict(table=spec["table"], field=spec["field"])
             missing[kind + "s"].append(name)
-        else:
-            located.append((kind, spec, found))
+            continue
+        if (kind, found[0]["id"]) in seen:
+            # A second entry would be compared with what Metabase held before the first one's write.
+            raise ResourceError("The %s is given twice; give each table and column once." % found[2])
+        seen.add((kind, found[0]["id"]))
+        located.append((kind, spec, found))
     if errors and params["missing"] == "fail":
         raise ResourceError(" ".join(errors))
     ctx.result.update(tables=[], fields=[], missing=missing)

@@ -97,6 +97,8 @@ options:
     default: fail
 notes:
   - With neither O(tables) nor O(fields), only the database is looked up; the metadata is not read.
+  - A table or column given twice (also as C(table) and C(schema.table)) fails the run before anything is
+    written; give each one once, with all its keys.
 seealso:
   - module: cronicorn.monitoring.metabase_table
   - module: cronicorn.monitoring.metabase_field

@@ -33,8 +33,8 @@ def field(fake, table_name, name):
     return next(f for f in table(fake, table_name)["fields"] if f["name"] == name)
 
 
-def run_many(run_module, check_mode=False, diff=False, auth=SESSION_AUTH, **kwargs):
-    args = dict(auth, database="Cronicorn", tables=TABLES, fields=FIELDS)
+def run_many(run_module, check_mode=False, diff=False, auth=None, **kwargs):
+    args = dict(auth or SESSION_AUTH, database="Cronicorn", tables=TABLES, fields=FIELDS)
     args.update(kwargs)
     return run_module(metabase_metadata, args, check_mode=check_mode, diff=diff)
 
@@ -225,6 +225,24 @@ def test_only_missing_items_ignored_is_no_change(fake, run_module):
     )
     assert outcome.changed is False
     assert (outcome.result["tables"], outcome.result["fields"]) == ([], [])
+    assert writes(fake) == []
+
+
+@pytest.mark.parametrize(
+    ("tables", "fields", "named"),
+    [
+        ([{"table": "admin_daily_metrics"}, {"table": "public.admin_daily_metrics"}], [], "table"),
+        ([], [FIELDS[0], dict(FIELDS[0], table="public.admin_user_stats")], "field"),
+    ],
+    ids=["table", "field"],
+)
+def test_an_item_given_twice_fails_before_anything_is_written(fake, run_module, tables, fields, named):
+    """Both entries would be compared with the metadata read before either write."""
+    seed(fake)
+    outcome = run_many(run_module, tables=[*tables, TABLES[1]], fields=fields)
+    assert outcome.failed
+    assert outcome.msg.startswith(f"The {named} public.admin_"), outcome.msg
+    assert "is given twice" in outcome.msg
     assert writes(fake) == []
 
 
