@@ -11,6 +11,10 @@
 null)) and returns ``{"tables": ["schema.name", ...], "fields": [{"table": "schema.name", "field":
 "column"}, ...]}``: the hidden relations and the withheld columns of readable ones, to hide in
 Metabase. The classification stays the one source: nothing here has a list of its own.
+
+``metabase_access_hidden(relations, as_metadata=true)`` returns the same items as the ``tables`` and
+``fields`` options of ``cronicorn.monitoring.metabase_metadata``: each table ``{"table": ..., "visibility":
+"hidden"}``, each column ``{"table": ..., "field": ..., "visibility": "sensitive"}``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,12 @@ def split_qualified(qname):
     return _unquote(parts[0]), _unquote(parts[1])
 
 
-def metabase_access_hidden(relations):
+#: What ``as_metadata`` sets: a hidden table is hidden, a withheld column is sensitive (out of every result).
+TABLE_VISIBILITY = "hidden"
+FIELD_VISIBILITY = "sensitive"
+
+
+def metabase_access_hidden(relations, as_metadata=False):
     if not isinstance(relations, list):
         raise AnsibleFilterError("metabase_access_hidden expects the list of relations of the readonly_user state")
     tables, fields = [], []
@@ -57,7 +66,12 @@ def metabase_access_hidden(relations):
             for column in str(entry["withheld"]).split(", "):
                 if column:
                     fields.append(dict(table=qualified, field=column))
-    return dict(tables=sorted(tables), fields=sorted(fields, key=lambda f: (f["table"], f["field"])))
+    tables = sorted(tables)
+    fields = sorted(fields, key=lambda f: (f["table"], f["field"]))
+    if as_metadata:
+        tables = [dict(table=t, visibility=TABLE_VISIBILITY) for t in tables]
+        fields = [dict(f, visibility=FIELD_VISIBILITY) for f in fields]
+    return dict(tables=tables, fields=fields)
 
 
 class FilterModule(object):

@@ -516,28 +516,134 @@ def ensure_metadata(client, path, current, wanted, check_mode, header, table):  
     return _change("update", current, before_shown, after, header)
 
 
-def run_metadata_module(ctx, kind, locate):
+def locate_table(spec, database, tables):
+    """The table named ``spec["table"]`` among ``tables``: ``(table, identity, header)``, or the
+    :class:`ResourceError` naming it unknown (with close matches)."""
+    table = find_table(tables, spec["table"])
+    if table is None:
+        names = [t.get("name") for t in tables]
+        return unknown_name_error("table", spec["table"], names, " in %r" % database["name"])
+    identity = dict(schema=table.get("schema"), name=table.get("name"))
+    return table, identity, "table %s.%s" % (identity["schema"], identity["name"])
+
+
+def locate_field(spec, database, tables):
+    """The active column ``spec["field"]`` of the table ``spec["table"]``: ``(field, identity, header)``,
+    or the :class:`ResourceError` naming the table or the column unknown (with close matches)."""
+    table = find_table(tables, spec["table"])
+    if table is None:
+        return unknown_name_error("table", spec["table"], [t.get("name") for t in tables])
+    fields = [f for f in table.get("fields") or [] if isinstance(f, dict) and f.get("active", True)]
+    field = next((f for f in fields if f.get("name") == spec["field"]), None)
+    if field is None:
+        names = [f.get("name") for f in fields]
+        return unknown_name_error("column", spec["field"], names, " in %r" % spec["table"])
+    qualified = "%s.%s" % (table.get("schema"), table.get("name"))
+    return field, dict(table=qualified, name=field["name"]), "field %s.%s" % (qualified, field["name"])
+
+
+LOCATE = {"table": locate_table, "field": locate_field}
+
+
+def table_options():
+    """The options naming a table and its compared keys (``metabase_table``, ``metabase_metadata`` tables)."""
+    return dict(
+        table=dict(type="str", required=True),
+        visibility=dict(type="str", choices=list(TABLE_VISIBILITY)),
+        description=dict(type="str"),
+        display_name=dict(type="str"),
+    )
+
+
+def field_options():
+    """The options naming a column and its compared keys (``metabase_field``, ``metabase_metadata`` fields)."""
+    return dict(
+        table=dict(type="str", required=True),
+        field=dict(type="str", required=True),
+        visibility=dict(type="str", choices=["normal", "details-only", "hidden", "sensitive", "retired"]),
+        description=dict(type="str"),
+        display_name=dict(type="str"),
+        semantic_type=dict(type="str"),
+    )
+
+
+def ensure_metadata_item(client, kind, spec, found, check_mode):
+    """Compare the keys ``spec`` gives with the table (``kind="table"``) or field (``kind="field"``)
+    ``found`` (what ``LOCATE[kind]`` returned: ``(item, identity, header)``) and put the difference
+    (:func:`ensure_metadata`).
+
+    Returns ``(change, shown)``: the :class:`Change` and the item as the single modules return it (id,
+    names, compared keys after the run, predicted in check mode)."""
+    item, identity, header = found
+    table = kind == "table"
+    wanted = dict((k, spec.get(k)) for k in (TABLE_KEYS if table else FIELD_KEYS))
+    path = "/api/%s/%d" % (kind, item["id"])
+    change = ensure_metadata(client, path, item, wanted, check_mode, header, table)
+    return change, dict(change.after, id=item["id"], **identity)
+
+
+def run_metadata_module(ctx, kind):
     """The run of ``metabase_table`` (``kind="table"``) and ``metabase_field`` (``kind="field"``).
 
-    Finds the database, reads its metadata, and calls ``locate(params, database, tables)``, which returns either
-    ``(item, identity, header)`` (the table or field as Metabase lists it, the names the result gives it
-    besides its id, and the diff header) or the :class:`ResourceError` that says it is not listed. A
-    missing item fails, or reports nothing with ``missing=ignore``. Otherwise the keys given are compared
-    and put (:func:`ensure_metadata`); the result holds the item (predicted in check mode) and the diff."""
+    Finds the database, reads its metadata, and sets the one item the parameters name
+    (:func:`ensure_metadata_item`). A missing item fails, or reports nothing with ``missing=ignore``.
+    The result holds the item (predicted in check mode) and the diff."""
     params = ctx.params
     database = ctx.lookup.database(params["database"])
-    found = locate(params, database, database_metadata(ctx.client, database["id"]))
+    found = LOCATE[kind](params, database, database_metadata(ctx.client, database["id"]))
     if isinstance(found, Exception):
         if params["missing"] == "ignore":
             ctx.result[kind] = {}
             return
         raise found
-    item, identity, header = found
-    table = kind == "table"
-    wanted = dict((k, params.get(k)) for k in (TABLE_KEYS if table else FIELD_KEYS))
-    path = "/api/%s/%d" % (kind, item["id"])
-    change = ensure_metadata(ctx.client, path, item, wanted, ctx.check_mode, header, table)
+    change, shown = ensure_metadata_item(ctx.client, kind, params, found, ctx.check_mode)
     ctx.changes.append(change)
-    ctx.result[kind] = dict(change.after, id=item["id"], **identity)
+    ctx.result[kind] = shown
     if ctx.diff_mode:
         ctx.result["diff"] = change.diff
+
+
+def run_metadata_many(ctx):
+    """The run of ``metabase_metadata``: many tables and fields of one database, one metadata read.
+
+    Every item is located first; with ``missing=fail`` an item Metabase does not list fails the run
+    before anything is written (the message names each such item, with close matches). Then each item
+    that differs is put, one ``PUT`` per item. The result lists the tables and the fields as
+    ``metabase_table`` and ``metabase_field`` return them, and the missing ones; the diff is one diff
+    whose before and after are keyed by each changed item's name, and whose header names them."""
+    params = ctx.params
+    database = ctx.lookup.database(params["database"])
+    specs = [("table", spec) for spec in params["tables"] or []] + [("field", spec) for spec in params["fields"] or []]
+    tables = database_metadata(ctx.client, database["id"]) if specs else []
+    located, missing = [], dict(tables=[], fields=[])
+    errors, seen = [], set()
+    for kind, spec in specs:
+        found = LOCATE[kind](spec, database, tables)
+        if isinstance(found, Exception):
+            errors.append(str(found))
+            name = spec["table"] if kind == "table" else dict(table=spec["table"], field=spec["field"])
+            missing[kind + "s"].append(name)
+            continue
+        if (kind, found[0]["id"]) in seen:
+            # A second entry would be compared with what Metabase held before the first one's write.
+            raise ResourceError("The %s is given twice; give each table and column once." % found[2])
+        seen.add((kind, found[0]["id"]))
+        located.append((kind, spec, found))
+    if errors and params["missing"] == "fail":
+        raise ResourceError(" ".join(errors))
+    ctx.result.update(tables=[], fields=[], missing=missing)
+    for kind, spec, found in located:
+        change, shown = ensure_metadata_item(ctx.client, kind, spec, found, ctx.check_mode)
+        ctx.changes.append(change)
+        ctx.result[kind + "s"].append(shown)
+    if ctx.diff_mode:
+        changed = [c for c in ctx.changes if c.changed]
+        header = "metadata of database %s" % database["name"]
+        if changed:
+            header += ": " + ", ".join(c.header for c in changed)
+        ctx.result["diff"] = dict(
+            before=dict((c.header, c.before) for c in changed),
+            after=dict((c.header, c.after) for c in changed),
+            before_header=header,
+            after_header=header,
+        )

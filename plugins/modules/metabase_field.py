@@ -84,43 +84,20 @@ diff:
 """
 
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_access import (  # noqa: E402
-    find_table,
+    field_options,
     run_metadata_module,
 )
-from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import (  # noqa: E402
-    MetabaseModule,
-    unknown_name_error,
-)
-
-
-def locate_field(params, database, tables):
-    """The active column ``params["field"]`` of the table ``params["table"]``: ``(field, identity, header)``,
-    or the error naming the table or the column unknown."""
-    table = find_table(tables, params["table"])
-    if table is None:
-        return unknown_name_error("table", params["table"], [t.get("name") for t in tables])
-    fields = [f for f in table.get("fields") or [] if isinstance(f, dict) and f.get("active", True)]
-    field = next((f for f in fields if f.get("name") == params["field"]), None)
-    if field is None:
-        names = [f.get("name") for f in fields]
-        return unknown_name_error("column", params["field"], names, " in %r" % params["table"])
-    qualified = "%s.%s" % (table.get("schema"), table.get("name"))
-    return field, dict(table=qualified, name=field["name"]), "field %s.%s" % (qualified, field["name"])
+from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import MetabaseModule  # noqa: E402
 
 
 def run(ctx):
-    run_metadata_module(ctx, "field", locate_field)
+    run_metadata_module(ctx, "field")
 
 
 def main():
     argument_spec = dict(
         database=dict(type="str", required=True),
-        table=dict(type="str", required=True),
-        field=dict(type="str", required=True),
-        visibility=dict(type="str", choices=["normal", "details-only", "hidden", "sensitive", "retired"]),
-        description=dict(type="str"),
-        display_name=dict(type="str"),
-        semantic_type=dict(type="str"),
+        **field_options(),
         missing=dict(type="str", choices=["fail", "ignore"], default="fail"),
     )
     MetabaseModule(argument_spec).run(run)

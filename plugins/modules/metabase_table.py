@@ -75,36 +75,20 @@ diff:
 """
 
 from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_access import (  # noqa: E402
-    find_table,
     run_metadata_module,
+    table_options,
 )
-from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import (  # noqa: E402
-    MetabaseModule,
-    unknown_name_error,
-)
-
-
-def locate_table(params, database, tables):
-    """The table named ``params["table"]``: ``(table, identity, header)``, or the error naming it unknown."""
-    table = find_table(tables, params["table"])
-    if table is None:
-        names = [t.get("name") for t in tables]
-        return unknown_name_error("table", params["table"], names, " in %r" % database["name"])
-    identity = dict(schema=table.get("schema"), name=table.get("name"))
-    return table, identity, "table %s.%s" % (identity["schema"], identity["name"])
+from ansible_collections.cronicorn.monitoring.plugins.module_utils.metabase_resource import MetabaseModule  # noqa: E402
 
 
 def run(ctx):
-    run_metadata_module(ctx, "table", locate_table)
+    run_metadata_module(ctx, "table")
 
 
 def main():
     argument_spec = dict(
         database=dict(type="str", required=True),
-        table=dict(type="str", required=True),
-        visibility=dict(type="str", choices=["visible", "hidden", "technical", "cruft"]),
-        description=dict(type="str"),
-        display_name=dict(type="str"),
+        **table_options(),
         missing=dict(type="str", choices=["fail", "ignore"], default="fail"),
     )
     MetabaseModule(argument_spec).run(run)

@@ -42,8 +42,26 @@ def test_hidden_tables_and_withheld_columns():
     }
 
 
-def test_nothing_hidden():
-    assert metabase_access_hidden([]) == {"tables": [], "fields": []}
+def test_as_metadata_gives_the_options_of_metabase_metadata():
+    """Tables hidden, withheld columns sensitive: the ``tables`` and ``fields`` of one metabase_metadata run."""
+    assert metabase_access_hidden(RELATIONS, as_metadata=True) == {
+        "tables": [
+            {"table": "public.account", "visibility": "hidden"},
+            {"table": "public.odd.name", "visibility": "hidden"},
+        ],
+        "fields": [
+            {"table": "public.job_endpoints", "field": "body_json", "visibility": "sensitive"},
+            {"table": "public.job_endpoints", "field": "headers_json", "visibility": "sensitive"},
+            {"table": "public.job_endpoints", "field": "url", "visibility": "sensitive"},
+            {"table": "public.user", "field": "stripe_customer_id", "visibility": "sensitive"},
+            {"table": "public.user", "field": "stripe_subscription_id", "visibility": "sensitive"},
+        ],
+    }
+
+
+@pytest.mark.parametrize("as_metadata", [False, True])
+def test_nothing_hidden(as_metadata):
+    assert metabase_access_hidden([], as_metadata=as_metadata) == {"tables": [], "fields": []}
 
 
 @pytest.mark.parametrize("bad", [None, [{"decision": "hidden"}], [{"relation": "nodot", "decision": "hidden"}]])
