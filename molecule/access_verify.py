@@ -97,8 +97,9 @@ def group_id(stack, name) -> int:
 
 
 def set_password(stack, user_id) -> str:
-    """A new password for a user, set by the admin as Metabase's admin pages do; returns it."""
-    password = "Vf-" + secrets.token_urlsafe(16)
+    """A new password for a user, set by the admin as Metabase's admin pages do; returns it. It always has a digit
+    (Metabase's default complexity asks for one; a random token alone may have none)."""
+    password = "Vf-" + secrets.token_urlsafe(16) + "-7q"
     admin(stack, "PUT", f"/api/user/{user_id}/password", {"password": password})
     return password
 
