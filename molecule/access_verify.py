@@ -138,7 +138,7 @@ def last_journal_id(stack) -> int:
 
 def journal_after(stack, mark) -> list[tuple[str, str]]:
     query = f"SELECT method, path FROM double_request_journal WHERE id > {int(mark)} ORDER BY id"  # noqa: S608
-    return [(method, path) for method, path in stack.appdb(query)]
+    return list(stack.appdb(query))
 
 
 def sessions(stack) -> int:
